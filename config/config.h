@@ -1,0 +1,99 @@
+/* sluice: the typed configuration (contract 3.4) and its YAML loader.
+ * Keys are declared once in a table in config.c; the README reference is generated from it. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+#include "core/buf.h"
+
+typedef struct sl_strlist {
+    char **v; /* owned */
+    size_t n;
+} sl_strlist_t;
+
+typedef struct sl_kv {
+    char *key;   /* owned */
+    char *value; /* owned; may hold a resolved secret */
+} sl_kv_t;
+
+typedef enum { SL_SNAP_INITIAL, SL_SNAP_NEVER, SL_SNAP_ONLY, SL_SNAP_WHEN_NEEDED } sl_snapshot_mode_t;
+typedef enum { SL_COMP_NONE, SL_COMP_GZIP, SL_COMP_ZSTD } sl_compression_t;
+typedef enum { SL_PART_DAY, SL_PART_HOUR } sl_partition_t;
+typedef enum { SL_LOG_TEXT, SL_LOG_JSON } sl_log_format_t;
+
+typedef struct sl_source_config {
+    char *type;        /* "postgres" | "mysql" (required) */
+    char *host;        /* default 127.0.0.1 */
+    int port;          /* default 5432 postgres, 3306 mysql */
+    char *user;        /* required */
+    char *password;    /* may be NULL; a secret */
+    char *database;    /* postgres: required */
+    char *slot;        /* postgres: default sluice_<connector name> */
+    char *publication; /* postgres: default sluice_<connector name> */
+    int create_slot;        /* default 1 */
+    int create_publication; /* default 1 */
+    uint32_t server_id;     /* mysql: default 5400 + connector index */
+    sl_strlist_t include;   /* tables.include: "schema.table"; empty = all */
+    sl_strlist_t exclude;   /* tables.exclude */
+    sl_snapshot_mode_t snapshot; /* default initial */
+    int64_t heartbeat_ms;   /* heartbeat: default 10s; 0 = off */
+} sl_source_config_t;
+
+typedef struct sl_sink_config {
+    char *type;            /* "files" | "kafka" | "stdout" (required) */
+    char *path;            /* files: required */
+    char *topic_prefix;    /* default = connector name */
+    sl_compression_t compression;
+    int64_t rotate_max_bytes;   /* default 64 MiB */
+    int64_t rotate_max_ms;      /* rotate.max_seconds, default 60 s (stored in ms) */
+    int64_t rotate_max_records; /* default 100000 */
+    sl_partition_t partition;   /* default hour */
+    char *brokers;              /* kafka: required */
+    int exactly_once;           /* kafka, default 0 */
+    int tombstones;             /* kafka, default 1 */
+    sl_kv_t *kafka;             /* kafka: librdkafka properties, values may be secrets */
+    size_t nkafka;
+} sl_sink_config_t;
+
+typedef struct sl_connector_config {
+    char *name;   /* required, [A-Za-z0-9_-]+ */
+    sl_source_config_t source;
+    sl_sink_config_t sink;
+    char *bookmark_store; /* bookmarks.store: "file" (default) | "kafka" */
+    /* the file and line where this connector was declared, for later error messages */
+    char *file;
+    int line;
+} sl_connector_config_t;
+
+struct sl_config_priv; /* loader-private: which values are secrets (for sl_config_dump) */
+
+typedef struct sl_config {
+    char *worker_name;  /* default "sluice" */
+    char *data_dir;     /* default "./var" */
+    char *http;         /* default "127.0.0.1:8083" */
+    sl_log_format_t log_format; /* default text */
+    char *log_level;    /* debug|info|warn|error, default info */
+    sl_connector_config_t *connectors;
+    size_t nconnectors;
+    struct sl_config_priv *priv; /* owned; set by the loader, NULL when built by hand */
+} sl_config_t;
+
+/* Load and validate a YAML file. Returns NULL and fills err with one sentence naming the
+ * file, line and key ("shop.yaml:12: connectors[0].source.prot: unknown key") on any error.
+ * ${env:NAME} and ${file:PATH} are resolved; their values are registered with
+ * sl_log_add_secret and never appear in err. Caller frees with sl_config_free. */
+sl_config_t *sl_config_load(const char *path, char *err, size_t errlen);
+/* The same from memory; `name` is used in messages in place of a file path. */
+sl_config_t *sl_config_parse(const char *name, const char *yaml, size_t len, char *err,
+                             size_t errlen);
+void sl_config_free(sl_config_t *c); /* NULL-safe */
+/* Find a connector by name, or NULL. Borrowed. */
+const sl_connector_config_t *sl_config_connector(const sl_config_t *c, const char *name);
+/* The config with every secret replaced by "***", as YAML-ish text (for dumps). */
+void sl_config_dump(const sl_config_t *c, sl_buf_t *out);
+/* Markdown table of every key (name, type, default, required, description). */
+void sl_config_reference(sl_buf_t *out);
+
+#endif

@@ -1,0 +1,62 @@
+/* sluice: one connector's pipeline: source thread -> bounded queue -> sink thread, and the
+ * committer that stores the highest bookmark below which everything is durable. */
+#ifndef SL_PIPELINE_H
+#define SL_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+#include "core/pos.h"
+#include "core/plugin.h"
+#include "core/envelope.h"
+#include "core/schema.h"
+
+struct sl_connector_config;
+typedef struct sl_pipeline sl_pipeline_t;
+
+/* Load the connector's bookmark (a corrupt one is an error, SL_ERR_CORRUPT), restore the
+ * schema history. Borrows cfg, data_dir and the ops for its whole life. */
+sl_pipeline_t *sl_pipeline_create(const struct sl_connector_config *cfg, const char *data_dir,
+                                  const sl_source_ops_t *src, const sl_sink_ops_t *sink,
+                                  sl_err_t *rc, char *err, size_t errlen);
+void sl_pipeline_destroy(sl_pipeline_t *p); /* NULL-safe; stops and joins first */
+
+/* Create source and sink and start their threads. */
+sl_err_t sl_pipeline_start(sl_pipeline_t *p, char *err, size_t errlen);
+/* Ask for a drain-and-commit stop; returns at once (signal-safe: only sets a flag). */
+void sl_pipeline_stop(sl_pipeline_t *p);
+/* Non-zero once the source thread has ended (stopped, finished or failed). */
+int sl_pipeline_finished(sl_pipeline_t *p);
+/* Join both threads. Returns SL_OK after a requested stop or a finished source, else the
+ * first fatal error with its sentence in err. */
+sl_err_t sl_pipeline_wait(sl_pipeline_t *p, char *err, size_t errlen);
+/* Run the source's preflight check (creates the source, never the sink). */
+sl_err_t sl_pipeline_check(sl_pipeline_t *p, sl_buf_t *report, char *err, size_t errlen);
+
+/* ---- calls for the source, from its thread ---- */
+
+int sl_pipe_stopping(sl_pipeline_t *p);
+const char *sl_pipe_name(sl_pipeline_t *p);
+/* The stored bookmark position, or NULL when there is none. */
+const sl_pos_t *sl_pipe_resume(sl_pipeline_t *p);
+sl_schema_cache_t *sl_pipe_schemas(sl_pipeline_t *p);
+/* Encode the change into the current batch; record pos is the bookmark just after it.
+ * May block (backpressure). SL_ERR_STOPPED when the pipeline is shutting down. */
+sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *pos);
+/* Everything up to pos has been handed over (a commit, a quiet keepalive). */
+void sl_pipe_progress(sl_pipeline_t *p, const sl_pos_t *pos);
+/* Hand the current batch to the sink now (the source is about to wait for the server). */
+sl_err_t sl_pipe_flush(sl_pipeline_t *p);
+/* The position stored in the bookmark: safe to confirm to the database. Returns 0 when
+ * nothing has been stored yet. */
+int sl_pipe_durable(sl_pipeline_t *p, sl_pos_t *out);
+/* Hand over the current batch, let the sink drain and flush, store the final bookmark.
+ * Called by a source when it stops, before it says goodbye to the server. */
+sl_err_t sl_pipe_drain(sl_pipeline_t *p);
+/* Sleep up to ms, waking early on stop. Returns non-zero if stopping. */
+int sl_pipe_sleep(sl_pipeline_t *p, int64_t ms);
+
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t sl_now_ms(void);
+
+#endif

@@ -1,0 +1,1151 @@
+/* sluice: the partitioned file sink: JSON lines of envelopes, optionally gzip or zstd,
+ * in <path>/<topic>/year=/month=/day=[/hour=]/ directories, with exactly-once files.
+ *
+ * How exactly-once works (contract 3.2):
+ *  - Each topic has at most one open file. It is written under ".<first key>.jsonl.tmp"
+ *    and, when complete (size, record count, age, a new partition directory, too many
+ *    open files, flush), its compressor is finished, it is fsync'd, renamed to
+ *    "<first key>_<last key>.jsonl[.gz|.zst]" and the directory is fsync'd. The keys are
+ *    sl_pos_key() of the first and last record's positions, so names sort in stream order.
+ *  - The durable point acked to the core is never inside an open file: with files open it
+ *    is the position seen just before the first record of the oldest open file; with none
+ *    open it is the last position seen (a record, or the batch end).
+ *  - After a crash the source replays from the stored bookmark, which may lie before (or
+ *    inside the range of) files another topic's open file kept unacknowledged. Before a
+ *    record opens a new file, the directory's complete files (listed once per directory
+ *    and cached) are searched for one whose [first, last] range holds the record's
+ *    position; if found, that record and every following record of the topic up to the
+ *    file's last position are already on disk and are skipped. Temp files found when a
+ *    directory is first listed are from a crash and are deleted.
+ *
+ * Names: every component (topic prefix, schema or database, table) is percent-encoded on
+ * its own (bytes outside [A-Za-z0-9_-] become %XX, an empty component is "%00") and the
+ * components are joined with '.'. An encoded component never holds '.', '/' or '%'
+ * unescaped, so the join is injective ("a.b"+"c" and "a"+"b.c" differ) and no name can be
+ * "..", contain '/', or leave <path>; plain names ("shop.public.orders") stay readable.
+ *
+ * Threading: every callback runs on the sink thread; nothing here is shared. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include "config/config.h"
+#include "core/log.h"
+#include "sinks/files/files.h"
+
+#define OUTBUF_SIZE (64 * 1024)  /* per open file: raw bytes or compressor output */
+#define DIR_CACHE_MAX 1024       /* directory listings kept (LRU beyond that) */
+#define HOUR_MS INT64_C(3600000)
+#define DAY_MS INT64_C(86400000)
+/* 0000-01-01 .. 9999-12-31: keeps partition arithmetic and gmtime in range */
+#define TS_MIN INT64_C(-62167219200000)
+#define TS_MAX INT64_C(253402300799999)
+
+/* A complete file found in a directory listing: the range of positions it holds. */
+typedef struct done_file {
+    sl_pos_t first, last;
+    char *name; /* owned, for the "skipping" log line */
+} done_file_t;
+
+/* One partition directory's listing, taken when the directory is first touched. */
+typedef struct dir_entry {
+    char *path; /* owned */
+    uint64_t hash;
+    done_file_t *files; /* owned, sorted by first */
+    size_t nfiles;
+    uint64_t used; /* LRU stamp */
+} dir_entry_t;
+
+typedef struct topic topic_t;
+
+/* One open (temporary) file. */
+typedef struct ffile {
+    topic_t *topic;
+    size_t slot; /* index in sink->open */
+    uint64_t seq; /* open order: the smallest is the oldest */
+    int fd;
+    int64_t part_lo, part_hi; /* ts_ms window of its partition directory */
+    sl_pos_t prev;            /* the position seen just before its first record */
+    int prev_valid;           /* 0: nothing was seen before it (fresh start) */
+    sl_pos_t first, last;
+    int64_t opened_ms;
+    int64_t bytes, records; /* uncompressed bytes and lines written */
+    sl_buf_t dir;           /* partition directory */
+    sl_buf_t tmp;           /* full temp path */
+    z_stream z;
+    int z_init;
+    ZSTD_CStream *zs;
+    unsigned char *out; /* OUTBUF_SIZE bytes waiting for write(2) */
+    size_t outlen;
+} ffile_t;
+
+struct topic {
+    char *name; /* owned: the encoded topic, one path segment */
+    uint64_t hash;
+    topic_t *next; /* hash chain */
+    ffile_t *open;
+    /* replay: records up to skip_last are already in the complete file skip_file */
+    int skipping;
+    sl_pos_t skip_last;
+    uint64_t skip_count;
+    char *skip_file; /* owned while skipping */
+};
+
+/* A table version (schema cache pointer) that has been seen: its topic. */
+typedef struct tver {
+    const sl_table_t *table;
+    topic_t *topic;
+    struct tver *next;
+} tver_t;
+
+typedef struct files_sink {
+    sl_sink_env_t *env;
+    const char *conn; /* connector name for log lines, borrowed from env */
+    char *root;       /* owned copy of cfg->path, no trailing '/' */
+    char *prefix;     /* owned copy of the (unencoded) topic prefix */
+    sl_compression_t comp;
+    sl_partition_t part;
+    int64_t max_bytes, max_records, max_ms; /* <= 0: no limit */
+
+    topic_t **topics; /* hash by name */
+    size_t ntopics, topic_buckets;
+    tver_t **tvers; /* hash by table pointer */
+    size_t ntvers, tver_buckets;
+    const sl_table_t *last_table; /* one-entry cache in front of tvers */
+    tver_t *last_tver;
+
+    ffile_t *open[SL_FILES_MAX_OPEN];
+    size_t nopen;
+    uint64_t open_seq;
+
+    dir_entry_t *dirs;
+    size_t ndirs;
+    uint64_t dir_clock;
+
+    sl_pos_t resume;
+    int has_resume;
+    sl_pos_t last_rec; /* positions of records must increase */
+    int has_last_rec;
+    sl_pos_t seen; /* the last position handled (record or batch end) */
+    int has_seen;
+    sl_pos_t acked;
+    int has_acked;
+    uint64_t resume_skipped; /* records at or before the resume point (already durable) */
+
+    sl_buf_t path;    /* scratch for building paths */
+    sl_buf_t scratch; /* scratch for names and schema documents */
+
+    sl_err_t broken; /* after an I/O failure nothing more is written or acked */
+    char broken_msg[512];
+} files_sink_t;
+
+/* ---------------------------------------------------------------- small helpers */
+
+static uint64_t fnv(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b != 0 && (a < 0) != (b < 0))
+        q--;
+    return q;
+}
+
+/* Percent-encode one name component (see the top of the file for why per component). */
+static void enc_component(sl_buf_t *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!s || !*s) {
+        /* "%00" cannot come from any non-empty C string, so "" stays distinct and a
+         * name made only of separators can never be "." or ".." */
+        sl_buf_puts(out, "%00");
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-') {
+            sl_buf_putc(out, (char)c);
+        } else {
+            sl_buf_putc(out, '%');
+            sl_buf_putc(out, hex[c >> 4]);
+            sl_buf_putc(out, hex[c & 15]);
+        }
+    }
+}
+
+static const char *table_space(const sl_table_t *t)
+{
+    return t->schema ? t->schema : t->db;
+}
+
+static const char *comp_ext(sl_compression_t c)
+{
+    return c == SL_COMP_GZIP ? ".gz" : c == SL_COMP_ZSTD ? ".zst" : "";
+}
+
+/* Record the first fatal failure: from then on the sink neither writes nor acks, so a
+ * full disk can never turn into an acknowledged-but-missing record. */
+static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[sizeof(s->broken_msg)];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!s->broken) {
+        s->broken = rc;
+        snprintf(s->broken_msg, sizeof(s->broken_msg), "%s", msg);
+    }
+    return sl_err_set(err, errlen, rc, "%s", msg);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* mkdir -p. Each directory it creates has its parent fsync'd, so a completed file's
+ * directory entry cannot vanish with its freshly made parent after a power loss. The
+ * path is modified in place while working and restored. */
+static int mkdir_p(char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != 0)
+            continue;
+        char save = path[i];
+        path[i] = 0;
+        if (mkdir(path, 0755) == 0) {
+            char *slash = strrchr(path, '/');
+            if (slash && slash != path) {
+                *slash = 0;
+                int rc = fsync_dir(path);
+                *slash = '/';
+                if (rc < 0) {
+                    path[i] = save;
+                    return -1;
+                }
+            }
+        } else if (errno != EEXIST) {
+            path[i] = save;
+            return -1;
+        }
+        path[i] = save;
+    }
+    return 0;
+}
+
+/* rename that refuses to replace: an existing final name means positions did not increase,
+ * and overwriting would lose the file already there. */
+static int rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+#endif
+    struct stat st;
+    if (lstat(to, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+/* Write a whole small file atomically: temp, fsync, rename, fsync directory. */
+static int write_atomic(const char *dir, const char *tmp, const char *final, const char *data,
+                        size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, final) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return fsync_dir(dir);
+}
+
+/* ---------------------------------------------------------------- topics and tables */
+
+static void grow_topics(files_sink_t *s)
+{
+    size_t nb = s->topic_buckets ? s->topic_buckets * 2 : 64;
+    topic_t **b = xcalloc(nb, sizeof(*b));
+    for (size_t i = 0; i < s->topic_buckets; i++) {
+        for (topic_t *t = s->topics[i], *next; t; t = next) {
+            next = t->next;
+            t->next = b[t->hash & (nb - 1)];
+            b[t->hash & (nb - 1)] = t;
+        }
+    }
+    free(s->topics);
+    s->topics = b;
+    s->topic_buckets = nb;
+}
+
+static void grow_tvers(files_sink_t *s)
+{
+    size_t nb = s->tver_buckets ? s->tver_buckets * 2 : 64;
+    tver_t **b = xcalloc(nb, sizeof(*b));
+    for (size_t i = 0; i < s->tver_buckets; i++) {
+        for (tver_t *v = s->tvers[i], *next; v; v = next) {
+            next = v->next;
+            uint64_t h = ptr_hash(v->table) & (nb - 1);
+            v->next = b[h];
+            b[h] = v;
+        }
+    }
+    free(s->tvers);
+    s->tvers = b;
+    s->tver_buckets = nb;
+}
+
+/* The topic for a table: "<enc(prefix)>.<enc(schema or db)>.<enc(name)>". */
+static topic_t *topic_for(files_sink_t *s, const sl_table_t *table)
+{
+    sl_buf_reset(&s->scratch);
+    enc_component(&s->scratch, s->prefix);
+    sl_buf_putc(&s->scratch, '.');
+    enc_component(&s->scratch, table_space(table));
+    sl_buf_putc(&s->scratch, '.');
+    enc_component(&s->scratch, table->name);
+    uint64_t h = fnv(s->scratch.data, s->scratch.len);
+    if (s->topic_buckets) {
+        for (topic_t *t = s->topics[h & (s->topic_buckets - 1)]; t; t = t->next)
+            if (t->hash == h && strcmp(t->name, s->scratch.data) == 0)
+                return t;
+    }
+    if (s->ntopics >= s->topic_buckets)
+        grow_topics(s);
+    topic_t *t = xcalloc(1, sizeof(*t));
+    t->name = xstrdup(s->scratch.data);
+    t->hash = h;
+    t->next = s->topics[h & (s->topic_buckets - 1)];
+    s->topics[h & (s->topic_buckets - 1)] = t;
+    s->ntopics++;
+    return t;
+}
+
+/* Publish the schema document of a table version once:
+ * <path>/_schemas/<enc(schema or db)>.<enc(table)>/v<version>.json. An existing document
+ * is left alone (a restart, or the same version from a replay). */
+static sl_err_t write_schema(files_sink_t *s, const sl_table_t *t, char *err, size_t errlen)
+{
+    /* once per table version: plain allocations are fine here */
+    sl_buf_t dir = SL_BUF_INIT, final = SL_BUF_INIT, tmp = SL_BUF_INIT, doc = SL_BUF_INIT;
+    sl_err_t rc = SL_OK;
+    sl_buf_puts(&dir, s->root);
+    sl_buf_puts(&dir, "/_schemas/");
+    enc_component(&dir, table_space(t));
+    sl_buf_putc(&dir, '.');
+    enc_component(&dir, t->name);
+    if (mkdir_p(dir.data) < 0) {
+        rc = fail(s, SL_ERR_IO, err, errlen, "cannot create the schema directory %s: %s",
+                  dir.data, strerror(errno));
+        goto out;
+    }
+    sl_buf_printf(&final, "%s/v%" PRIu32 ".json", dir.data, t->version);
+    struct stat st;
+    if (stat(final.data, &st) == 0)
+        goto out;
+    sl_buf_printf(&tmp, "%s/.v%" PRIu32 ".json.tmp", dir.data, t->version);
+    sl_table_to_json(t, &doc);
+    sl_buf_putc(&doc, '\n');
+    if (write_atomic(dir.data, tmp.data, final.data, doc.data, doc.len) < 0)
+        rc = fail(s, SL_ERR_IO, err, errlen, "cannot write the schema document %s: %s",
+                  final.data, strerror(errno));
+out:
+    sl_buf_free(&dir);
+    sl_buf_free(&final);
+    sl_buf_free(&tmp);
+    sl_buf_free(&doc);
+    return rc;
+}
+
+/* The table version's entry; the first sighting of a version publishes its schema. */
+static sl_err_t tver_for(files_sink_t *s, const sl_table_t *table, tver_t **out, char *err,
+                         size_t errlen)
+{
+    if (table == s->last_table) {
+        *out = s->last_tver;
+        return SL_OK;
+    }
+    uint64_t h = ptr_hash(table);
+    if (s->tver_buckets) {
+        for (tver_t *v = s->tvers[h & (s->tver_buckets - 1)]; v; v = v->next) {
+            if (v->table == table) {
+                s->last_table = table;
+                s->last_tver = *out = v;
+                return SL_OK;
+            }
+        }
+    }
+    sl_err_t rc = write_schema(s, table, err, errlen);
+    if (rc)
+        return rc;
+    if (s->ntvers >= s->tver_buckets)
+        grow_tvers(s);
+    tver_t *v = xcalloc(1, sizeof(*v));
+    v->table = table;
+    v->topic = topic_for(s, table);
+    v->next = s->tvers[h & (s->tver_buckets - 1)];
+    s->tvers[h & (s->tver_buckets - 1)] = v;
+    s->ntvers++;
+    s->last_table = table;
+    s->last_tver = *out = v;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- directory listings */
+
+/* "<16 hex>-<8 hex>_<16 hex>-<8 hex>.jsonl[.gz|.zst]" -> its range. */
+static int parse_done_name(const char *name, sl_pos_t *first, sl_pos_t *last)
+{
+    size_t n = strlen(name);
+    const size_t k = SL_POS_KEY_LEN;
+    if (n < 2 * k + 1 + 6 || name[k] != '_')
+        return -1;
+    const char *ext = name + 2 * k + 1;
+    if (strcmp(ext, ".jsonl") != 0 && strcmp(ext, ".jsonl.gz") != 0 &&
+        strcmp(ext, ".jsonl.zst") != 0)
+        return -1;
+    if (sl_pos_key_parse(name, k, first) < 0 || sl_pos_key_parse(name + k + 1, k, last) < 0)
+        return -1;
+    return 0;
+}
+
+static int is_temp_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 5 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+static int done_cmp(const void *a, const void *b)
+{
+    return sl_pos_cmp(&((const done_file_t *)a)->first, &((const done_file_t *)b)->first);
+}
+
+static void dir_entry_clear(dir_entry_t *d)
+{
+    for (size_t i = 0; i < d->nfiles; i++)
+        free(d->files[i].name);
+    free(d->files);
+    free(d->path);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Is `name` in `dir` the temp file of one of our own open files? */
+static int is_our_temp(files_sink_t *s, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    for (size_t i = 0; i < s->nopen; i++) {
+        const sl_buf_t *t = &s->open[i]->tmp;
+        if (t->len > dl && memcmp(t->data, dir, dl) == 0 && t->data[dl] == '/' &&
+            strcmp(t->data + dl + 1, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* List a directory once: delete stale temp files (a crash's leftovers, never complete) and
+ * remember the complete files that may hold replayed records (last > resume). */
+static sl_err_t dir_scan(files_sink_t *s, dir_entry_t *d, char *err, size_t errlen)
+{
+    DIR *dh = opendir(d->path);
+    if (!dh)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s", d->path,
+                    strerror(errno));
+    size_t cap = 0;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(dh)) != NULL) {
+        sl_pos_t first, last;
+        if (is_temp_name(de->d_name)) {
+            /* after an LRU eviction the directory is listed again: keep our own temps */
+            if (is_our_temp(s, d->path, de->d_name))
+                continue;
+            if (unlinkat(dirfd(dh), de->d_name, 0) == 0)
+                sl_info(s->conn, "removed the stale temporary file %s/%s (left by a crash)",
+                        d->path, de->d_name);
+            else if (errno != ENOENT)
+                sl_warn(s->conn, "cannot remove the stale temporary file %s/%s: %s", d->path,
+                        de->d_name, strerror(errno));
+        } else if (parse_done_name(de->d_name, &first, &last) == 0) {
+            if (s->has_resume && sl_pos_cmp(&last, &s->resume) <= 0)
+                continue; /* wholly before the resume point: cannot be replayed into */
+            if (d->nfiles == cap) {
+                cap = cap ? cap * 2 : 16;
+                done_file_t *f = realloc(d->files, cap * sizeof(*f));
+                if (!f)
+                    abort();
+                d->files = f;
+            }
+            d->files[d->nfiles].first = first;
+            d->files[d->nfiles].last = last;
+            d->files[d->nfiles].name = xstrdup(de->d_name);
+            d->nfiles++;
+        }
+        errno = 0;
+    }
+    int e = errno;
+    closedir(dh);
+    if (e)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s", d->path,
+                    strerror(e));
+    if (d->nfiles > 1)
+        qsort(d->files, d->nfiles, sizeof(*d->files), done_cmp);
+    return SL_OK;
+}
+
+/* The cached listing of dir, creating the directory and listing it on first touch. */
+static sl_err_t dir_touch(files_sink_t *s, const char *dir, dir_entry_t **out, char *err,
+                          size_t errlen)
+{
+    uint64_t h = fnv(dir, strlen(dir));
+    size_t victim = 0;
+    for (size_t i = 0; i < s->ndirs; i++) {
+        if (s->dirs[i].path && s->dirs[i].hash == h && strcmp(s->dirs[i].path, dir) == 0) {
+            s->dirs[i].used = ++s->dir_clock;
+            *out = &s->dirs[i];
+            return SL_OK;
+        }
+        if (s->dirs[i].used < s->dirs[victim].used)
+            victim = i;
+    }
+    dir_entry_t *d;
+    if (s->ndirs < DIR_CACHE_MAX) {
+        if (!s->dirs)
+            s->dirs = xcalloc(DIR_CACHE_MAX, sizeof(*s->dirs));
+        d = &s->dirs[s->ndirs++];
+    } else {
+        d = &s->dirs[victim];
+        dir_entry_clear(d);
+    }
+    d->path = xstrdup(dir);
+    d->hash = h;
+    d->used = ++s->dir_clock;
+    if (mkdir_p(d->path) < 0) {
+        sl_err_t rc = fail(s, SL_ERR_IO, err, errlen, "cannot create the directory %s: %s",
+                           d->path, strerror(errno));
+        dir_entry_clear(d); /* an empty slot (path NULL) never matches */
+        return rc;
+    }
+    sl_err_t rc = dir_scan(s, d, err, errlen);
+    if (rc) {
+        dir_entry_clear(d);
+        return rc;
+    }
+    *out = d;
+    return SL_OK;
+}
+
+/* The complete file in d whose range holds pos, or NULL. */
+static const done_file_t *dir_find(const dir_entry_t *d, const sl_pos_t *pos)
+{
+    size_t lo = 0, hi = d->nfiles; /* find the last file with first <= pos */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sl_pos_cmp(&d->files[mid].first, pos) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const done_file_t *f = &d->files[lo - 1];
+    return sl_pos_cmp(pos, &f->last) <= 0 ? f : NULL;
+}
+
+/* ---------------------------------------------------------------- open files */
+
+static void ffile_free(ffile_t *f)
+{
+    if (!f)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->z_init)
+        deflateEnd(&f->z);
+    ZSTD_freeCStream(f->zs);
+    free(f->out);
+    sl_buf_free(&f->dir);
+    sl_buf_free(&f->tmp);
+    free(f);
+}
+
+static int ffile_drain(ffile_t *f)
+{
+    if (f->outlen && write_all(f->fd, f->out, f->outlen) < 0)
+        return -1;
+    f->outlen = 0;
+    return 0;
+}
+
+/* Feed bytes through the file's compressor (or straight into its buffer).
+ * Returns -1 with errno set on a write failure; compressor failures set EIO. */
+static int ffile_put(ffile_t *f, const void *p, size_t n, int finish)
+{
+    if (f->z_init) {
+        f->z.next_in = (Bytef *)(uintptr_t)p;
+        f->z.avail_in = (uInt)n;
+        for (;;) {
+            f->z.next_out = f->out + f->outlen;
+            f->z.avail_out = (uInt)(OUTBUF_SIZE - f->outlen);
+            int zr = deflate(&f->z, finish ? Z_FINISH : Z_NO_FLUSH);
+            f->outlen = OUTBUF_SIZE - f->z.avail_out;
+            if (zr == Z_STREAM_ERROR) {
+                errno = EIO;
+                return -1;
+            }
+            if (f->outlen == OUTBUF_SIZE && ffile_drain(f) < 0)
+                return -1;
+            if (finish ? zr == Z_STREAM_END : f->z.avail_in == 0 && f->z.avail_out > 0)
+                return 0;
+        }
+    }
+    if (f->zs) {
+        ZSTD_inBuffer in = {p, n, 0};
+        for (;;) {
+            ZSTD_outBuffer out = {f->out, OUTBUF_SIZE, f->outlen};
+            size_t left =
+                ZSTD_compressStream2(f->zs, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+            f->outlen = out.pos;
+            if (ZSTD_isError(left)) {
+                errno = EIO;
+                return -1;
+            }
+            if (f->outlen == OUTBUF_SIZE && ffile_drain(f) < 0)
+                return -1;
+            if (finish ? left == 0 : in.pos == in.size)
+                return 0;
+        }
+    }
+    if (n == 0)
+        return 0; /* finishing a plain file: nothing is buffered inside a compressor */
+    if (f->outlen + n > OUTBUF_SIZE && ffile_drain(f) < 0)
+        return -1;
+    if (n >= OUTBUF_SIZE)
+        return write_all(f->fd, p, n); /* a huge line: skip the copy */
+    memcpy(f->out + f->outlen, p, n);
+    f->outlen += n;
+    return 0;
+}
+
+static void open_remove(files_sink_t *s, ffile_t *f)
+{
+    size_t i = f->slot;
+    s->open[i] = s->open[--s->nopen];
+    s->open[i]->slot = i;
+    s->open[s->nopen] = NULL;
+    f->topic->open = NULL;
+}
+
+/* Finish, fsync, rename to the final name and fsync the directory. On failure the sink is
+ * broken and the file stays open (and temporary) until destroy. */
+static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t errlen)
+{
+    if (ffile_put(f, NULL, 0, 1) < 0 || ffile_drain(f) < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+                    strerror(errno));
+    if (fsync(f->fd) < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot fsync %s: %s", f->tmp.data,
+                    strerror(errno));
+    int rc = close(f->fd);
+    f->fd = -1;
+    if (rc < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot close %s: %s", f->tmp.data,
+                    strerror(errno));
+    char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
+    sl_pos_key(&f->first, k1);
+    sl_pos_key(&f->last, k2);
+    sl_buf_t *p = &s->path;
+    sl_buf_reset(p);
+    sl_buf_append(p, f->dir.data, f->dir.len);
+    sl_buf_printf(p, "/%s_%s.jsonl%s", k1, k2, comp_ext(s->comp));
+    if (rename_noreplace(f->tmp.data, p->data) < 0) {
+        if (errno == EEXIST)
+            return fail(s, SL_ERR_SINK, err, errlen,
+                        "cannot complete %s: the file already exists, so record positions "
+                        "did not increase (a source bug); nothing was overwritten",
+                        p->data);
+        return fail(s, SL_ERR_IO, err, errlen, "cannot rename %s to %s: %s", f->tmp.data,
+                    p->data, strerror(errno));
+    }
+    if (fsync_dir(f->dir.data) < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot fsync the directory %s: %s",
+                    f->dir.data, strerror(errno));
+    sl_debug(s->conn, "completed %s (%" PRId64 " records, %" PRId64 " bytes)", p->data,
+             f->records, f->bytes);
+    open_remove(s, f);
+    ffile_free(f);
+    return SL_OK;
+}
+
+static ffile_t *oldest_open(files_sink_t *s)
+{
+    ffile_t *o = NULL;
+    for (size_t i = 0; i < s->nopen; i++)
+        if (!o || s->open[i]->seq < o->seq)
+            o = s->open[i];
+    return o;
+}
+
+static sl_err_t ffile_open(files_sink_t *s, topic_t *t, const char *dir, int64_t lo,
+                           int64_t hi, const sl_pos_t *first, int64_t now, char *err,
+                           size_t errlen)
+{
+    if (s->nopen == SL_FILES_MAX_OPEN) {
+        /* bounded memory: one compressor per open file */
+        sl_err_t rc = ffile_complete(s, oldest_open(s), err, errlen);
+        if (rc)
+            return rc;
+    }
+    ffile_t *f = xcalloc(1, sizeof(*f));
+    f->fd = -1;
+    f->topic = t;
+    f->seq = ++s->open_seq;
+    f->part_lo = lo;
+    f->part_hi = hi;
+    f->prev = s->seen;
+    f->prev_valid = s->has_seen;
+    f->first = f->last = *first;
+    f->opened_ms = now;
+    sl_buf_puts(&f->dir, dir);
+    char k[SL_POS_KEY_LEN + 1];
+    sl_pos_key(first, k);
+    sl_buf_printf(&f->tmp, "%s/.%s.jsonl%s.tmp", dir, k, comp_ext(s->comp));
+    f->out = malloc(OUTBUF_SIZE);
+    if (!f->out)
+        abort();
+    if (s->comp == SL_COMP_GZIP) {
+        /* windowBits 15 + 16: a gzip wrapper, so `zcat` and every data lake tool read it */
+        if (deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            ffile_free(f);
+            return fail(s, SL_ERR_NOMEM, err, errlen, "cannot start a gzip stream for %s",
+                        dir);
+        }
+        f->z_init = 1;
+    } else if (s->comp == SL_COMP_ZSTD) {
+        f->zs = ZSTD_createCStream();
+        if (!f->zs || ZSTD_isError(ZSTD_CCtx_setParameter(f->zs, ZSTD_c_compressionLevel,
+                                                          ZSTD_CLEVEL_DEFAULT))) {
+            ffile_free(f);
+            return fail(s, SL_ERR_NOMEM, err, errlen, "cannot start a zstd stream for %s",
+                        dir);
+        }
+    }
+    f->fd = open(f->tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        sl_err_t rc = fail(s, SL_ERR_IO, err, errlen, "cannot create %s: %s", f->tmp.data,
+                           strerror(errno));
+        ffile_free(f);
+        return rc;
+    }
+    f->slot = s->nopen;
+    s->open[s->nopen++] = f;
+    t->open = f;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- durability */
+
+static void advance_seen(files_sink_t *s, const sl_pos_t *p)
+{
+    if (!s->has_seen || sl_pos_cmp(p, &s->seen) > 0) {
+        s->seen = *p;
+        s->has_seen = 1;
+    }
+}
+
+/* Ack the durable point if it moved forward (see the top of the file). */
+static void ack_durable(files_sink_t *s)
+{
+    if (s->broken)
+        return;
+    const sl_pos_t *d = NULL;
+    if (s->nopen) {
+        ffile_t *o = oldest_open(s);
+        if (o->prev_valid)
+            d = &o->prev;
+    } else if (s->has_seen) {
+        d = &s->seen;
+    }
+    if (!d || (s->has_acked && sl_pos_cmp(d, &s->acked) <= 0))
+        return;
+    s->acked = *d;
+    s->has_acked = 1;
+    s->env->ack(s->env, &s->acked);
+}
+
+static void end_skip(files_sink_t *s, topic_t *t)
+{
+    if (!t->skipping)
+        return;
+    sl_info(s->conn, "skipping %" PRIu64 " records already in %s", t->skip_count,
+            t->skip_file);
+    free(t->skip_file);
+    t->skip_file = NULL;
+    t->skipping = 0;
+    t->skip_count = 0;
+}
+
+static sl_err_t age_rotate(files_sink_t *s, int64_t now, char *err, size_t errlen)
+{
+    if (s->max_ms <= 0)
+        return SL_OK;
+    for (size_t i = s->nopen; i-- > 0;) {
+        if (i >= s->nopen)
+            continue;
+        ffile_t *f = s->open[i];
+        if (now - f->opened_ms >= s->max_ms) {
+            sl_err_t rc = ffile_complete(s, f, err, errlen);
+            if (rc)
+                return rc;
+        }
+    }
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- the record path */
+
+static void partition_dir(files_sink_t *s, const topic_t *t, int64_t lo, sl_buf_t *out)
+{
+    time_t secs = (time_t)floor_div(lo, 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    sl_buf_reset(out);
+    sl_buf_puts(out, s->root);
+    sl_buf_putc(out, '/');
+    sl_buf_puts(out, t->name);
+    sl_buf_printf(out, "/year=%04d/month=%02d/day=%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday);
+    if (s->part == SL_PART_HOUR)
+        sl_buf_printf(out, "/hour=%02d", tm.tm_hour);
+}
+
+static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record_t *r,
+                           int64_t now, char *err, size_t errlen)
+{
+    if (s->has_last_rec) {
+        if (sl_pos_cmp(&r->pos, &s->last_rec) <= 0) {
+            char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
+            sl_pos_key(&r->pos, k1);
+            sl_pos_key(&s->last_rec, k2);
+            return fail(s, SL_ERR_SINK, err, errlen,
+                        "record position %s is not after the previous record's %s; the "
+                        "file sink needs increasing positions (a source bug)",
+                        k1, k2);
+        }
+    } else if (s->has_resume && sl_pos_cmp(&r->pos, &s->resume) <= 0) {
+        s->resume_skipped++; /* at or before the stored bookmark: durable already */
+        return SL_OK;
+    }
+    s->last_rec = r->pos;
+    s->has_last_rec = 1;
+
+    tver_t *v;
+    sl_err_t rc = tver_for(s, r->table, &v, err, errlen);
+    if (rc)
+        return rc;
+    if (r->val_len == 0) { /* tombstones only mean something to Kafka compaction */
+        advance_seen(s, &r->pos);
+        return SL_OK;
+    }
+    topic_t *t = v->topic;
+    if (t->skipping) {
+        int c = sl_pos_cmp(&r->pos, &t->skip_last);
+        if (c <= 0) {
+            t->skip_count++;
+            advance_seen(s, &r->pos);
+            if (c == 0)
+                end_skip(s, t);
+            return SL_OK;
+        }
+        end_skip(s, t);
+    }
+
+    int64_t ts = r->ts_ms < TS_MIN ? TS_MIN : r->ts_ms > TS_MAX ? TS_MAX : r->ts_ms;
+    ffile_t *f = t->open;
+    if (f && (ts < f->part_lo || ts >= f->part_hi)) {
+        rc = ffile_complete(s, f, err, errlen); /* a new hour or day: the old file is done */
+        if (rc)
+            return rc;
+        f = NULL;
+    }
+    if (!f) {
+        int64_t unit = s->part == SL_PART_HOUR ? HOUR_MS : DAY_MS;
+        int64_t lo = floor_div(ts, unit) * unit;
+        partition_dir(s, t, lo, &s->path);
+        dir_entry_t *d = NULL;
+        rc = dir_touch(s, s->path.data, &d, err, errlen);
+        if (rc)
+            return rc;
+        const done_file_t *df = dir_find(d, &r->pos);
+        if (df) {
+            /* a replay: this record and the topic's next ones up to df->last are on disk */
+            t->skipping = 1;
+            t->skip_last = df->last;
+            t->skip_count = 1;
+            sl_buf_reset(&s->scratch);
+            sl_buf_printf(&s->scratch, "%s/%s", d->path, df->name);
+            t->skip_file = xstrdup(s->scratch.data);
+            advance_seen(s, &r->pos);
+            if (sl_pos_cmp(&r->pos, &df->last) == 0)
+                end_skip(s, t);
+            return SL_OK;
+        }
+        /* d may be evicted by nothing below, but copy the path: s->path is scratch */
+        sl_buf_reset(&s->scratch);
+        sl_buf_puts(&s->scratch, d->path);
+        rc = ffile_open(s, t, s->scratch.data, lo, lo + unit, &r->pos, now, err, errlen);
+        if (rc)
+            return rc;
+        f = t->open;
+    }
+    if (ffile_put(f, sl_record_value(b, r), r->val_len, 0) < 0 ||
+        ffile_put(f, "\n", 1, 0) < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+                    strerror(errno));
+    f->bytes += (int64_t)r->val_len + 1;
+    f->records++;
+    f->last = r->pos;
+    advance_seen(s, &r->pos);
+    if ((s->max_bytes > 0 && f->bytes >= s->max_bytes) ||
+        (s->max_records > 0 && f->records >= s->max_records))
+        return ffile_complete(s, f, err, errlen);
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- the sink interface */
+
+static void files_destroy(void *ctx);
+
+static sl_err_t files_create(const struct sl_sink_config *cfg, sl_sink_env_t *env,
+                             const sl_pos_t *resume, void **ctx, char *err, size_t errlen)
+{
+    *ctx = NULL;
+    if (!cfg->path || !*cfg->path)
+        return sl_err_set(err, errlen, SL_ERR_CONFIG,
+                          "the files sink needs sink.path (the output directory)");
+    files_sink_t *s = xcalloc(1, sizeof(*s));
+    s->env = env;
+    s->conn = env->connector_name;
+    size_t n = strlen(cfg->path);
+    while (n > 1 && cfg->path[n - 1] == '/')
+        n--;
+    s->root = strndup(cfg->path, n);
+    if (!s->root)
+        abort();
+    s->prefix = xstrdup(cfg->topic_prefix ? cfg->topic_prefix
+                        : env->connector_name ? env->connector_name
+                                              : "");
+    s->comp = cfg->compression;
+    s->part = cfg->partition;
+    s->max_bytes = cfg->rotate_max_bytes;
+    s->max_records = cfg->rotate_max_records;
+    s->max_ms = cfg->rotate_max_ms;
+    if (resume) {
+        s->resume = *resume;
+        s->has_resume = 1;
+        /* the resume point is durable already: the first ack must be past it */
+        s->seen = s->acked = *resume;
+        s->has_seen = s->has_acked = 1;
+    }
+    struct stat st;
+    int e = 0;
+    if (mkdir_p(s->root) < 0 || stat(s->root, &st) < 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    if (e) {
+        sl_err_t rc = sl_err_set(err, errlen, SL_ERR_IO,
+                                 "cannot use %s as the files sink directory: %s", s->root,
+                                 strerror(e));
+        files_destroy(s);
+        return rc;
+    }
+    *ctx = s;
+    return SL_OK;
+}
+
+static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t errlen)
+{
+    files_sink_t *s = ctx;
+    if (s->broken)
+        return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
+    int64_t now = now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        sl_err_t rc = put_record(s, b, &b->recs[i], now, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (b->has_end)
+        advance_seen(s, &b->end);
+    sl_err_t rc = age_rotate(s, now, err, errlen);
+    if (rc)
+        return rc;
+    ack_durable(s);
+    return SL_OK;
+}
+
+static sl_err_t files_tick(void *ctx, int64_t now, char *err, size_t errlen)
+{
+    files_sink_t *s = ctx;
+    if (s->broken)
+        return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
+    sl_err_t rc = age_rotate(s, now, err, errlen);
+    if (rc)
+        return rc;
+    ack_durable(s);
+    return SL_OK;
+}
+
+static sl_err_t files_flush(void *ctx, char *err, size_t errlen)
+{
+    files_sink_t *s = ctx;
+    if (s->broken)
+        return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
+    while (s->nopen) {
+        sl_err_t rc = ffile_complete(s, oldest_open(s), err, errlen);
+        if (rc)
+            return rc;
+    }
+    ack_durable(s);
+    return SL_OK;
+}
+
+/* Drops open files as they are: their temp files stay on disk, exactly like after a
+ * crash, and are removed by the next run (flush first for a clean shutdown). */
+static void files_destroy(void *ctx)
+{
+    files_sink_t *s = ctx;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nopen; i++)
+        ffile_free(s->open[i]);
+    for (size_t i = 0; i < s->topic_buckets; i++) {
+        for (topic_t *t = s->topics[i], *next; t; t = next) {
+            next = t->next;
+            end_skip(s, t);
+            free(t->name);
+            free(t);
+        }
+    }
+    free(s->topics);
+    for (size_t i = 0; i < s->tver_buckets; i++) {
+        for (tver_t *v = s->tvers[i], *next; v; v = next) {
+            next = v->next;
+            free(v);
+        }
+    }
+    free(s->tvers);
+    for (size_t i = 0; i < s->ndirs; i++)
+        dir_entry_clear(&s->dirs[i]);
+    free(s->dirs);
+    if (s->resume_skipped)
+        sl_info(s->conn, "skipped %" PRIu64 " records at or before the resume point",
+                s->resume_skipped);
+    sl_buf_free(&s->path);
+    sl_buf_free(&s->scratch);
+    free(s->root);
+    free(s->prefix);
+    free(s);
+}
+
+const sl_sink_ops_t sl_sink_files = {
+    .name = "files",
+    .create = files_create,
+    .write = files_write,
+    .tick = files_tick,
+    .flush = files_flush,
+    .destroy = files_destroy,
+};

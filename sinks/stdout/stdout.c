@@ -1,0 +1,101 @@
+/* sluice: the stdout sink: each record's envelope as one JSON line on standard output.
+ * Logs go to stderr, so `sluice run -c x.yaml | jq .` sees only envelopes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config/config.h"
+#include "sinks/stdout/stdout.h"
+
+typedef struct stdout_sink {
+    sl_sink_env_t *env;
+    FILE *out;       /* stdout; a field so the flow reads the same as a file sink */
+    sl_pos_t seen;   /* the last position handed to us */
+    int has_seen;
+    sl_pos_t acked;  /* the last position acked: acks never go backwards */
+    int has_acked;
+} stdout_sink_t;
+
+static void advance(sl_pos_t *to, int *has, const sl_pos_t *p)
+{
+    if (!*has || sl_pos_cmp(p, to) > 0) {
+        *to = *p;
+        *has = 1;
+    }
+}
+
+/* Flush stdio and, once the bytes are in the pipe or file, call them durable: there is
+ * nothing more this process can do to keep them. */
+static sl_err_t flush_and_ack(stdout_sink_t *s, char *err, size_t errlen)
+{
+    if (fflush(s->out) != 0 || ferror(s->out)) {
+        int e = errno;
+        clearerr(s->out);
+        /* SL_ERR_SINK, not RETRY: a retry would write the batch's first lines twice */
+        return sl_err_set(err, errlen, SL_ERR_SINK, "cannot write to standard output: %s",
+                          strerror(e));
+    }
+    if (s->has_seen && (!s->has_acked || sl_pos_cmp(&s->seen, &s->acked) > 0)) {
+        s->acked = s->seen;
+        s->has_acked = 1;
+        s->env->ack(s->env, &s->acked);
+    }
+    return SL_OK;
+}
+
+static sl_err_t stdout_create(const struct sl_sink_config *cfg, sl_sink_env_t *env,
+                              const sl_pos_t *resume, void **ctx, char *err, size_t errlen)
+{
+    stdout_sink_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return sl_err_set(err, errlen, SL_ERR_NOMEM, "out of memory creating the stdout sink");
+    s->env = env;
+    s->out = stdout;
+    if (resume) {
+        /* the resume point is already stored: never ack anything before it */
+        s->seen = s->acked = *resume;
+        s->has_seen = s->has_acked = 1;
+    }
+    *ctx = s;
+    return SL_OK;
+}
+
+static sl_err_t stdout_write(void *ctx, const sl_batch_t *b, char *err, size_t errlen)
+{
+    stdout_sink_t *s = ctx;
+    for (size_t i = 0; i < b->n; i++) {
+        const sl_record_t *r = &b->recs[i];
+        if (r->val_len) {
+            fwrite(sl_record_value(b, r), 1, r->val_len, s->out);
+            putc('\n', s->out);
+        }
+        advance(&s->seen, &s->has_seen, &r->pos);
+    }
+    if (b->has_end)
+        advance(&s->seen, &s->has_seen, &b->end);
+    return flush_and_ack(s, err, errlen);
+}
+
+static sl_err_t stdout_tick(void *ctx, int64_t now_ms, char *err, size_t errlen)
+{
+    return SL_OK;
+}
+
+static sl_err_t stdout_flush(void *ctx, char *err, size_t errlen)
+{
+    return flush_and_ack(ctx, err, errlen);
+}
+
+static void stdout_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+const sl_sink_ops_t sl_sink_stdout = {
+    .name = "stdout",
+    .create = stdout_create,
+    .write = stdout_write,
+    .tick = stdout_tick,
+    .flush = stdout_flush,
+    .destroy = stdout_destroy,
+};

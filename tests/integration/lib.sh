@@ -1,0 +1,163 @@
+# sluice integration tests: shared helpers to start private servers in temp dirs.
+# Sourced by test_*.sh; a server that cannot be started makes the test exit 77 (skipped).
+set -euo pipefail
+
+SLUICE_BIN=${SLUICE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sluice}
+SLUICE_SOURCE_DIR=${SLUICE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+note() { echo "--- $*"; }
+
+free_port() {
+    python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# A scratch directory removed on exit (servers are stopped first by the traps below).
+WORK=$(mktemp -d /tmp/sluice-it-XXXXXX)
+chmod 755 "$WORK"
+CLEANUPS=()
+cleanup() {
+    local i
+    for ((i=${#CLEANUPS[@]}-1; i>=0; i--)); do eval "${CLEANUPS[$i]}" || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${KEEP_WORK:-}" ] && trap - EXIT
+
+# pg_start [extra postgres -c options...]: a private PostgreSQL with wal_level=logical.
+# Sets PGPORT, PGHOST, PGUSER=postgres, PGDATABASE=shop, PG_DATA.
+pg_start() {
+    [ -x "$PG_BIN/initdb" ] || skip "PostgreSQL server binaries not found (apt-get install postgresql)"
+    id postgres >/dev/null 2>&1 || skip "no postgres user to run initdb as"
+    PG_DATA=$WORK/pgdata
+    mkdir -p "$PG_DATA" && chown postgres "$PG_DATA" "$WORK"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 \
+        --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log"; skip "initdb failed"; }
+    PGPORT=$(free_port)
+    local opts="-c listen_addresses=127.0.0.1 -c port=$PGPORT -c unix_socket_directories=$WORK"
+    opts="$opts -c wal_level=${PG_WAL_LEVEL:-logical} -c max_replication_slots=10 -c max_wal_senders=10"
+    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c lc_monetary=C"
+    for o in "$@"; do opts="$opts -c $o"; done
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -o "$opts" -l "$WORK/pg.log" -w start \
+        >/dev/null || { cat "$WORK/pg.log"; skip "PostgreSQL did not start"; }
+    CLEANUPS+=("runuser -u postgres -- '$PG_BIN/pg_ctl' -D '$PG_DATA' -m immediate stop >/dev/null 2>&1")
+    export PGHOST=127.0.0.1 PGPORT PGUSER=postgres PGDATABASE=postgres
+    psql -qAt -c "CREATE DATABASE shop" >/dev/null
+    export PGDATABASE=shop
+}
+
+sql() { psql -qAtX -v ON_ERROR_STOP=1 "$@"; }
+
+# write_config FILE [extra yaml for the source] — a postgres -> files connector "shop".
+write_pg_config() {
+    local file=$1; shift
+    cat >"$file" <<YAML
+worker:
+  name: it
+  data_dir: $WORK/var
+  log_level: ${LOG_LEVEL:-info}
+connectors:
+  - name: shop
+    source:
+      type: postgres
+      host: 127.0.0.1
+      port: $PGPORT
+      user: postgres
+      database: shop
+      heartbeat: 1s
+$(printf '%s\n' "$@" | sed 's/^/      /')
+    sink:
+      type: files
+      path: $WORK/out
+      rotate: {max_records: ${ROTATE_RECORDS:-5000}, max_seconds: ${ROTATE_SECONDS:-1}}
+      partition: hour
+      compression: ${COMPRESSION:-none}
+YAML
+}
+
+# Start sluice in the background; SLUICE_PID is set.
+sluice_start() {
+    "$SLUICE_BIN" run -c "$1" >>"$WORK/sluice.out" 2>>"$WORK/sluice.log" &
+    SLUICE_PID=$!
+}
+
+sluice_stop() {
+    kill -TERM "$SLUICE_PID" 2>/dev/null || true
+    local rc=0
+    wait "$SLUICE_PID" || rc=$?
+    return $rc
+}
+
+# wait_for_marker TABLE_TOPIC_DIR VALUE [seconds]: wait until a file line contains VALUE.
+wait_for_output() {
+    local pattern=$1 secs=${2:-60} i
+    for ((i=0; i<secs*10; i++)); do
+        if grep -rqs --include='*.jsonl' -- "$pattern" "$WORK/out" 2>/dev/null; then return 0; fi
+        if [ -n "${SLUICE_PID:-}" ] && ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+            tail -20 "$WORK/sluice.log"; fail "sluice exited while waiting for $pattern"
+        fi
+        sleep 0.1
+    done
+    tail -20 "$WORK/sluice.log"
+    fail "timed out waiting for $pattern in the output"
+}
+
+# compare_tables DEST SCHEMA.TABLE...: each table equals the rows rebuilt from the output
+# (reconstruct.py wrote DEST/<schema>.<table>.json); compared as jsonb, row for row.
+compare_tables() {
+    local dest=$1; shift
+    local q t diff
+    for q in "$@"; do
+        local f="$dest/$q.json"
+        t="\"${q%%.*}\".\"${q#*.}\""   # schema.table, split at the first dot, quoted
+        [ -f "$f" ] || echo '[]' >"$f"
+        chmod 644 "$f"
+        diff=$(sql <<SQL
+CREATE TEMP TABLE shadow AS SELECT * FROM $t WHERE false;
+INSERT INTO shadow SELECT * FROM json_populate_recordset(NULL::$t, pg_read_file('$f')::json);
+SELECT (SELECT count(*) FROM (SELECT to_jsonb(x) FROM $t x EXCEPT ALL
+                              SELECT to_jsonb(y) FROM shadow y) a)
+     + (SELECT count(*) FROM (SELECT to_jsonb(y) FROM shadow y EXCEPT ALL
+                              SELECT to_jsonb(x) FROM $t x) b);
+SQL
+)
+        if [ "$diff" != "0" ]; then
+            sql <<SQL | head -20
+CREATE TEMP TABLE shadow AS SELECT * FROM $t WHERE false;
+INSERT INTO shadow SELECT * FROM json_populate_recordset(NULL::$t, pg_read_file('$f')::json);
+SELECT 'db  ', to_jsonb(x) FROM (SELECT * FROM $t EXCEPT ALL SELECT * FROM shadow) x;
+SELECT 'out ', to_jsonb(y) FROM (SELECT * FROM shadow EXCEPT ALL SELECT * FROM $t) y;
+SQL
+            fail "table $t differs from the output in $diff rows"
+        fi
+        note "table $t: $(sql -c "SELECT count(*) FROM $t") rows match the output"
+    done
+}
+
+# wait_for_slot [name]: the worker has created its slot and is streaming from it.
+wait_for_slot() {
+    local slot=${1:-sluice_shop} i
+    for ((i=0; i<300; i++)); do
+        [ "$(sql -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot' AND active")" = 1 ] && return 0
+        if [ -n "${SLUICE_PID:-}" ] && ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+            tail -20 "$WORK/sluice.log"; fail "sluice exited before streaming"
+        fi
+        sleep 0.1
+    done
+    fail "slot $slot never became active"
+}
+
+# first_event DIR TEXT: the first envelope under DIR, in stream order, that contains TEXT.
+# (awk reads the files itself: no pipe for pipefail to trip on.)
+first_event() {
+    local files
+    files=$(find "$1" -type f -name '*.jsonl' -printf '%f %p\n' | sort | cut -d' ' -f2)
+    [ -n "$files" ] || return 0
+    # shellcheck disable=SC2086
+    awk -v p="$2" 'index($0, p) { print; exit }' $files
+}

@@ -1,0 +1,331 @@
+/* sluice: unit tests of the core: buffer primitives, envelope golden output, schema cache
+ * versions, the file bookmark store (incl. a corrupt file), positions and the queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/arena.h"
+#include "core/batch.h"
+#include "core/bookmark.h"
+#include "core/buf.h"
+#include "core/envelope.h"
+#include "core/log.h"
+#include "core/pos.h"
+#include "core/schema.h"
+
+static void test_json_string_escapes(void **state)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    const char in[] = "a\"b\\c\n\t\x01 \xc3\xa9 \xff end";
+    sl_buf_put_json_str(&b, in, sizeof(in) - 1);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \xef\xbf\xbd end\"");
+    sl_buf_reset(&b);
+    /* overlong encodings and surrogates are not valid UTF-8 */
+    sl_buf_put_json_str(&b, "\xc0\xaf\xed\xa0\x80", 5);
+    assert_string_equal(b.data, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    sl_buf_free(&b);
+}
+
+static void test_base64_and_numbers(void **state)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_put_base64(&b, "", 0);
+    sl_buf_putc(&b, '|');
+    sl_buf_put_base64(&b, "f", 1);
+    sl_buf_putc(&b, '|');
+    sl_buf_put_base64(&b, "fo", 2);
+    sl_buf_putc(&b, '|');
+    sl_buf_put_base64(&b, "foobar", 6);
+    assert_string_equal(b.data, "|Zg==|Zm8=|Zm9vYmFy");
+    sl_buf_reset(&b);
+    sl_buf_put_i64(&b, INT64_MIN);
+    sl_buf_putc(&b, ' ');
+    sl_buf_put_u64(&b, UINT64_MAX);
+    sl_buf_putc(&b, ' ');
+    sl_buf_put_double(&b, 0.1);
+    sl_buf_putc(&b, ' ');
+    sl_buf_put_double(&b, NAN);
+    sl_buf_putc(&b, ' ');
+    sl_buf_put_double(&b, -INFINITY);
+    assert_string_equal(b.data,
+                        "-9223372036854775808 18446744073709551615 0.1 \"NaN\" \"-Infinity\"");
+    sl_buf_free(&b);
+}
+
+static sl_table_t *orders_table(void)
+{
+    sl_table_t *t = sl_table_new("shop", "public", "orders");
+    sl_table_add_column(t, "id", "int4", 23, -1, SL_JT_INT, 0, 1);
+    sl_table_add_column(t, "note", "text", 25, -1, SL_JT_STRING, 1, 0);
+    sl_table_add_column(t, "blob", "bytea", 17, -1, SL_JT_BYTES, 1, 0);
+    return t;
+}
+
+static void test_envelope_golden(void **state)
+{
+    sl_schema_cache_t *c = sl_schema_cache_new();
+    const sl_table_t *t = sl_schema_cache_intern(c, orders_table());
+    sl_value_t before[3] = {{.kind = SL_V_INT, .v.i = 42},
+                            {.kind = SL_V_UNCHANGED},
+                            {.kind = SL_V_NULL}};
+    sl_value_t after[3] = {{.kind = SL_V_INT, .v.i = 42},
+                           {.kind = SL_V_STRING, .len = 5, .v.s = "h\"llo"},
+                           {.kind = SL_V_BYTES, .len = 3, .v.s = "\x00\x01\x02"}};
+    const char extra[] = "\"lsn\":123";
+    sl_change_t ch = {.op = 'u',
+                      .table = t,
+                      .before = before,
+                      .after = after,
+                      .commit_ts_ms = 1700000000123,
+                      .snapshot = "false",
+                      .source_extra = extra,
+                      .source_extra_len = sizeof(extra) - 1,
+                      .tx_id = "7:99",
+                      .total_order = 2,
+                      .data_collection_order = 1};
+    sl_envelope_t env = {"postgresql", "shop"};
+    sl_buf_t b = SL_BUF_INIT;
+    assert_int_equal(sl_envelope_key(&ch, &b), 1);
+    assert_string_equal(b.data, "{\"id\":42}");
+    sl_buf_reset(&b);
+    sl_envelope_value(&env, &ch, 1700000000999, &b);
+    assert_string_equal(
+        b.data,
+        "{\"before\":{\"id\":42,\"note\":\"__debezium_unavailable_value\",\"blob\":null},"
+        "\"after\":{\"id\":42,\"note\":\"h\\\"llo\",\"blob\":\"AAEC\"},"
+        "\"source\":{\"version\":\"" SLUICE_VERSION "\",\"connector\":\"postgresql\","
+        "\"name\":\"shop\",\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":\"shop\","
+        "\"schema\":\"public\",\"table\":\"orders\",\"schema_version\":1,\"lsn\":123},"
+        "\"op\":\"u\",\"ts_ms\":1700000000999,"
+        "\"transaction\":{\"id\":\"7:99\",\"total_order\":2,\"data_collection_order\":1}}");
+    /* a delete takes its key from before; a table without key has a null key */
+    ch.op = 'd';
+    ch.after = NULL;
+    sl_buf_reset(&b);
+    assert_int_equal(sl_envelope_key(&ch, &b), 1);
+    sl_table_t *nokey = sl_table_new("shop", "public", "log");
+    sl_table_add_column(nokey, "line", "text", 25, -1, SL_JT_STRING, 1, 0);
+    const sl_table_t *nk = sl_schema_cache_intern(c, nokey);
+    sl_change_t ch2 = {.op = 'c', .table = nk, .after = after + 1};
+    sl_buf_reset(&b);
+    assert_int_equal(sl_envelope_key(&ch2, &b), 0);
+    assert_int_equal(b.len, 0);
+    sl_buf_reset(&b);
+    sl_envelope_value(&env, &ch2, 5, &b);
+    assert_non_null(strstr(b.data, "\"before\":null,\"after\":{\"line\":\"h\\\"llo\"}"));
+    assert_non_null(strstr(b.data, "\"snapshot\":\"false\""));
+    assert_non_null(strstr(b.data, "\"transaction\":null}"));
+    sl_buf_free(&b);
+    sl_schema_cache_free(c);
+}
+
+static void test_schema_versions(void **state)
+{
+    sl_schema_cache_t *c = sl_schema_cache_new();
+    const sl_table_t *v1 = sl_schema_cache_intern(c, orders_table());
+    assert_int_equal(v1->version, 1);
+    /* the same shape again is the same version object */
+    assert_ptr_equal(sl_schema_cache_intern(c, orders_table()), v1);
+    sl_table_t *t2 = orders_table();
+    sl_table_add_column(t2, "extra", "int8", 20, -1, SL_JT_INT, 1, 0);
+    const sl_table_t *v2 = sl_schema_cache_intern(c, t2);
+    assert_int_equal(v2->version, 2);
+    assert_ptr_equal(sl_schema_cache_latest(c, "public.orders"), v2);
+    /* going back to the first shape reuses version 1 */
+    assert_int_equal(sl_schema_cache_intern(c, orders_table())->version, 1);
+
+    sl_buf_t dump = SL_BUF_INIT;
+    sl_schema_cache_dump(c, &dump);
+    sl_schema_cache_t *c2 = sl_schema_cache_new();
+    char err[256];
+    assert_int_equal(sl_schema_cache_load(c2, dump.data, dump.len, err, sizeof(err)), SL_OK);
+    /* after a restart the stored history gives the same numbers, in any order */
+    sl_table_t *again2 = orders_table();
+    sl_table_add_column(again2, "extra", "int8", 20, -1, SL_JT_INT, 1, 0);
+    assert_int_equal(sl_schema_cache_intern(c2, again2)->version, 2);
+    assert_int_equal(sl_schema_cache_intern(c2, orders_table())->version, 1);
+    assert_int_equal(sl_schema_cache_load(c2, "[1]", 3, err, sizeof(err)), SL_ERR_CORRUPT);
+
+    sl_buf_t js = SL_BUF_INIT;
+    sl_table_to_json(v2, &js);
+    assert_non_null(strstr(js.data, "\"version\":2"));
+    assert_non_null(strstr(js.data, "\"key\":[\"id\"]"));
+    assert_non_null(strstr(js.data, "{\"name\":\"extra\",\"type\":\"int8\",\"json_type\":\"int\","
+                                    "\"nullable\":true,\"key\":false}"));
+    sl_buf_free(&js);
+    sl_buf_free(&dump);
+    sl_schema_cache_free(c);
+    sl_schema_cache_free(c2);
+}
+
+static char *tmpdir(void)
+{
+    char *d = strdup("/tmp/sluice-test-XXXXXX");
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void rm_rf(const char *d)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_bookmark_store(void **state)
+{
+    char *d = tmpdir();
+    char err[512], *doc = NULL;
+    assert_int_equal(sl_bookmark_load(d, "shop", &doc, err, sizeof(err)), SL_OK);
+    assert_null(doc);
+    const char *v1 = "{\"lsn\":\"0/10\"}";
+    assert_int_equal(sl_bookmark_store(d, "shop", v1, strlen(v1), err, sizeof(err)), SL_OK);
+    assert_int_equal(sl_bookmark_load(d, "shop", &doc, err, sizeof(err)), SL_OK);
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, "0/10"));
+    free(doc);
+    /* no temp file is left behind */
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s/bookmarks/.shop.json.tmp", d);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+
+    /* a corrupt file is refused with a sentence naming it, and left as it was */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/bookmarks/shop.json", d);
+    FILE *f = fopen(path, "w");
+    fputs("{\"lsn\": \"0/1", f);
+    fclose(f);
+    doc = NULL;
+    assert_int_equal(sl_bookmark_load(d, "shop", &doc, err, sizeof(err)), SL_ERR_CORRUPT);
+    assert_null(doc);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "corrupt"));
+    f = fopen(path, "r");
+    char back[64] = "";
+    assert_non_null(fgets(back, sizeof(back), f));
+    fclose(f);
+    assert_string_equal(back, "{\"lsn\": \"0/1");
+    /* valid JSON that is not an object is corrupt too */
+    f = fopen(path, "w");
+    fputs("[1,2]", f);
+    fclose(f);
+    assert_int_equal(sl_bookmark_load(d, "shop", &doc, err, sizeof(err)), SL_ERR_CORRUPT);
+
+    assert_int_equal(sl_bookmark_remove(d, "shop", err, sizeof(err)), SL_OK);
+    assert_int_equal(sl_bookmark_load(d, "shop", &doc, err, sizeof(err)), SL_OK);
+    assert_null(doc);
+    /* an unwritable place is an error, not a silent loss */
+    assert_int_equal(sl_bookmark_store("/proc/nonexistent", "x", "{}", 2, err, sizeof(err)),
+                     SL_ERR_IO);
+    rm_rf(d);
+    free(d);
+}
+
+static void test_pos_keys(void **state)
+{
+    sl_pos_t a = {.major = 0x1a2b3c, .index = 7}, b = {.major = 0x1a2b3c, .index = 8};
+    sl_pos_t done = {.major = 0x1a2b3c, .index = SL_POS_DONE};
+    char ka[SL_POS_KEY_LEN + 1], kb[SL_POS_KEY_LEN + 1], kd[SL_POS_KEY_LEN + 1];
+    sl_pos_key(&a, ka);
+    sl_pos_key(&b, kb);
+    sl_pos_key(&done, kd);
+    assert_string_equal(ka, "00000000001a2b3c-00000007");
+    assert_true(strcmp(ka, kb) < 0 && strcmp(kb, kd) < 0);
+    assert_true(sl_pos_cmp(&a, &b) < 0 && sl_pos_cmp(&b, &done) < 0);
+    sl_pos_t back;
+    assert_int_equal(sl_pos_key_parse(kb, strlen(kb), &back), 0);
+    assert_int_equal(sl_pos_cmp(&back, &b), 0);
+    assert_int_equal(sl_pos_key_parse("00000000001a2b3c_00000007", 25, &back), -1);
+    assert_int_equal(sl_pos_key_parse("short", 5, &back), -1);
+}
+
+typedef struct {
+    sl_queue_t *q;
+    int n;
+} prod_t;
+
+static void *producer(void *arg)
+{
+    prod_t *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        sl_batch_t *b = sl_queue_get_free(p->q);
+        sl_record_t *r = sl_batch_add(b);
+        r->pos.major = (uint64_t)i;
+        assert_int_equal(sl_queue_push(p->q, b), SL_OK);
+    }
+    sl_queue_close(p->q);
+    return NULL;
+}
+
+static void test_queue_order_and_backpressure(void **state)
+{
+    sl_queue_t *q = sl_queue_new(2);
+    prod_t p = {q, 1000};
+    pthread_t th;
+    pthread_create(&th, NULL, producer, &p);
+    usleep(20000);
+    /* the producer is blocked: never more than the capacity queued */
+    assert_true(sl_queue_depth(q) <= 2);
+    int expect = 0;
+    sl_batch_t *b;
+    while ((b = sl_queue_pop(q, 1000)) != NULL) {
+        assert_int_equal((int)b->recs[0].pos.major, expect);
+        expect++;
+        sl_queue_put_free(q, b);
+    }
+    assert_int_equal(expect, 1000);
+    pthread_join(th, NULL);
+    assert_true(sl_queue_closed(q));
+    sl_batch_t *late = sl_batch_new();
+    assert_int_equal(sl_queue_push(q, late), SL_ERR_STOPPED);
+    sl_batch_free(late);
+    assert_null(sl_queue_pop(q, 10));
+    sl_queue_free(q);
+}
+
+static void test_arena(void **state)
+{
+    sl_arena_t a = SL_ARENA_INIT;
+    char *x = sl_arena_dup(&a, "hello", 5);
+    char *big = sl_arena_alloc(&a, 1 << 20);
+    memset(big, 'x', 1 << 20);
+    char *y = sl_arena_dup(&a, "world", 5);
+    assert_string_equal(x, "hello"); /* earlier allocations never move */
+    assert_string_equal(y, "world");
+    sl_arena_reset(&a);
+    for (int i = 0; i < 10000; i++)
+        sl_arena_alloc(&a, 100);
+    sl_arena_free(&a);
+}
+
+static void test_log_redaction(void **state)
+{
+    sl_log_add_secret("hunter2-sentinel");
+    char out[128];
+    sl_log_redact("password=hunter2-sentinel; again hunter2-sentinel", out, sizeof(out));
+    assert_string_equal(out, "password=***; again ***");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_string_escapes),
+        cmocka_unit_test(test_base64_and_numbers),
+        cmocka_unit_test(test_envelope_golden),
+        cmocka_unit_test(test_schema_versions),
+        cmocka_unit_test(test_bookmark_store),
+        cmocka_unit_test(test_pos_keys),
+        cmocka_unit_test(test_queue_order_and_backpressure),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_log_redaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
