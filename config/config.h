@@ -53,6 +53,9 @@ typedef struct sl_sink_config {
     char *brokers;              /* kafka: required */
     int exactly_once;           /* kafka, default 0 */
     int tombstones;             /* kafka, default 1 */
+    int create_topics;          /* kafka, default 1 */
+    int topic_partitions;       /* kafka, default -1 (broker default), never 0 */
+    int topic_replication;      /* kafka, default -1 (broker default), never 0 */
     sl_kv_t *kafka;             /* kafka: librdkafka properties, values may be secrets */
     size_t nkafka;
 } sl_sink_config_t;

@@ -1,5 +1,5 @@
 /* sluice: decoder for pgoutput logical replication messages, protocol version 1.
- * Bytes come from a server we do not control: every read is checked against what remains. */
+ * The bytes come from a server we do not control: every read is checked first. */
 
 /*
  * Layout reference: PostgreSQL documentation, "Logical Replication Message Formats"
@@ -93,10 +93,11 @@ static const char *rd_str(reader_t *r, const char *field)
     const uint8_t *start = r->p + r->off;
     const uint8_t *nul = memchr(start, 0, r->n - r->off);
     if (!nul) {
-        sl_err_set(r->err, r->errlen, SL_ERR_PROTOCOL,
-                   "pgoutput %s message is malformed: %s at offset %zu has no terminating "
-                   "NUL before the end of the message",
-                   r->msg, field, r->off);
+        sl_err_set(
+            r->err, r->errlen, SL_ERR_PROTOCOL,
+            "pgoutput %s message is malformed: %s at offset %zu has no terminating "
+            "NUL before the end of the message",
+            r->msg, field, r->off);
         r->failed = 1;
         return "";
     }
@@ -143,9 +144,9 @@ static int grow(void **arr, size_t *cap, size_t want, size_t elem)
 static sl_err_t oom(reader_t *r, size_t entries)
 {
     r->failed = 1;
-    return sl_err_set(r->err, r->errlen, SL_ERR_NOMEM,
-                      "out of memory growing the pgoutput decoder's scratch to %zu entries",
-                      entries);
+    return sl_err_set(
+        r->err, r->errlen, SL_ERR_NOMEM,
+        "out of memory growing the pgoutput decoder's scratch to %zu entries", entries);
 }
 
 void sl_pgo_decoder_init(sl_pgo_decoder_t *d)
@@ -217,7 +218,10 @@ static sl_err_t dec_relation(reader_t *r, sl_pgo_decoder_t *d, sl_pgo_msg_t *m)
     if (r->failed)
         return SL_ERR_PROTOCOL;
     switch (m->u.rel.replident) {
-    case 'd': case 'n': case 'f': case 'i':
+    case 'd':
+    case 'n':
+    case 'f':
+    case 'i':
         break;
     default:
         return fail(r, "the replica identity must be 'd', 'n', 'f' or 'i' but is",
@@ -295,10 +299,11 @@ static sl_err_t dec_truncate(reader_t *r, sl_pgo_decoder_t *d, sl_pgo_msg_t *m)
     if (r->failed)
         return SL_ERR_PROTOCOL;
     if ((uint64_t)nrels * 4 > r->n - r->off)
-        return sl_err_set(r->err, r->errlen, SL_ERR_PROTOCOL,
-                          "pgoutput Truncate message is truncated: it claims %u relations "
-                          "but only %zu bytes remain at offset %zu",
-                          nrels, r->n - r->off, r->off);
+        return sl_err_set(
+            r->err, r->errlen, SL_ERR_PROTOCOL,
+            "pgoutput Truncate message is truncated: it claims %u relations "
+            "but only %zu bytes remain at offset %zu",
+            nrels, r->n - r->off, r->off);
     if (!grow((void **)&d->relids, &d->relids_cap, nrels, sizeof(*d->relids)))
         return oom(r, nrels);
     for (uint32_t i = 0; i < nrels; i++)
@@ -311,17 +316,28 @@ static sl_err_t dec_truncate(reader_t *r, sl_pgo_decoder_t *d, sl_pgo_msg_t *m)
 static const char *msg_name(char t)
 {
     switch (t) {
-    case 'B': return "Begin";
-    case 'C': return "Commit";
-    case 'O': return "Origin";
-    case 'R': return "Relation";
-    case 'Y': return "Type";
-    case 'I': return "Insert";
-    case 'U': return "Update";
-    case 'D': return "Delete";
-    case 'T': return "Truncate";
-    case 'M': return "Message";
-    default: return NULL;
+    case 'B':
+        return "Begin";
+    case 'C':
+        return "Commit";
+    case 'O':
+        return "Origin";
+    case 'R':
+        return "Relation";
+    case 'Y':
+        return "Type";
+    case 'I':
+        return "Insert";
+    case 'U':
+        return "Update";
+    case 'D':
+        return "Delete";
+    case 'T':
+        return "Truncate";
+    case 'M':
+        return "Message";
+    default:
+        return NULL;
     }
 }
 
@@ -333,14 +349,15 @@ sl_err_t sl_pgo_decode(sl_pgo_decoder_t *d, const uint8_t *p, size_t n, sl_pgo_m
         return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
                           "empty pgoutput message (no message type byte)");
     char t = (char)p[0];
-    reader_t r = {.p = p, .n = n, .off = 1, .msg = msg_name(t), .err = err,
-                  .errlen = errlen};
+    reader_t r = {
+        .p = p, .n = n, .off = 1, .msg = msg_name(t), .err = err, .errlen = errlen};
     if (!r.msg) {
         if (t == 'S' || t == 'E' || t == 'c' || t == 'A')
-            return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
-                              "pgoutput message type '%c' belongs to streamed transactions "
-                              "(protocol version 2), which sluice does not request",
-                              t);
+            return sl_err_set(
+                err, errlen, SL_ERR_PROTOCOL,
+                "pgoutput message type '%c' belongs to streamed transactions "
+                "(protocol version 2), which sluice does not request",
+                t);
         return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
                           "unknown pgoutput message type 0x%02x ('%c'); sluice decodes "
                           "protocol version 1 and does not skip messages it cannot read",

@@ -1,5 +1,5 @@
 /* sluice: PostgreSQL text-format column values to sluice values, per docs/types.md.
- * Input is the walsender's output-function text; every byte is checked, nothing is trusted. */
+ * Input is the walsender's output-function text; every byte is checked. */
 
 /*
  * The text forms assumed here are those printed under the session settings the
@@ -25,8 +25,8 @@ enum {
     K_INT2,
     K_INT4,
     K_INT8,
-    K_U32,      /* oid, xid, cid */
-    K_U64,      /* xid8 */
+    K_U32, /* oid, xid, cid */
+    K_U64, /* xid8 */
     K_FLOAT,
     K_NUMERIC,
     K_BOOL,
@@ -243,19 +243,14 @@ sl_jtype_t sl_pg_jtype(const sl_pg_type_t *t)
 
 /* The error sentence quotes the start of the value (printable ASCII only) so the user
  * can find the row; it is cut short because values can be large. */
-static sl_err_t bad(const char *tname, const char *txt, size_t len, const char *why, char *err,
-                    size_t errlen)
+/* The value itself is left out of the sentence: it is row data, which does not belong
+ * in logs. */
+static sl_err_t bad(const char *tname, const char *txt, size_t len, const char *why,
+                    char *err, size_t errlen)
 {
-    char pv[36];
-    size_t k = 0;
-    for (; k < len && k < 32; k++) {
-        unsigned char c = (unsigned char)txt[k];
-        pv[k] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    pv[k] = 0;
+    (void)txt;
     return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
-                      "cannot convert the PostgreSQL %s value \"%s\"%s (%zu bytes): %s", tname,
-                      pv, len > 32 ? "..." : "", len, why);
+                      "cannot convert a PostgreSQL %s value (%zu bytes): %s", tname, len, why);
 }
 
 /* ---- numbers ---- */
@@ -424,7 +419,8 @@ static const char *decode_bytea(const char *s, size_t n, char *dst, size_t *outl
             i += 2;
         } else if (i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-            dst[o++] = (char)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
+            dst[o++] =
+                (char)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
             i += 4;
         } else {
             return "a backslash is followed by neither \\ nor three octal digits";
@@ -665,10 +661,11 @@ static const char *fmt_ts(const char *s, size_t n, int with_tz, sl_buf_t *out)
         sl_buf_append(out, s, n);
         return NULL;
     }
-    const char *why = with_tz ? "expected YYYY-MM-DD HH:MM:SS[.ffffff]+HH (the session "
-                                "needs DateStyle=ISO)"
-                              : "expected YYYY-MM-DD HH:MM:SS[.ffffff] (the session needs "
-                                "DateStyle=ISO)";
+    const char *why = with_tz
+                          ? "expected YYYY-MM-DD HH:MM:SS[.ffffff]+HH (the session "
+                            "needs DateStyle=ISO)"
+                          : "expected YYYY-MM-DD HH:MM:SS[.ffffff] (the session needs "
+                            "DateStyle=ISO)";
     size_t i = 0;
     ymd_t d;
     hms_t t;
@@ -724,19 +721,26 @@ static const char *fmt_interval(const char *s, size_t n, sl_buf_t *out)
 static const char *fmt_temporal(int kind, const char *s, size_t n, sl_buf_t *out)
 {
     switch (kind) {
-    case K_DATE: return fmt_date(s, n, out);
-    case K_TIME: return fmt_time(s, n, out);
-    case K_TIMETZ: return fmt_timetz(s, n, out);
-    case K_TS: return fmt_ts(s, n, 0, out);
-    case K_TSTZ: return fmt_ts(s, n, 1, out);
-    default: return fmt_interval(s, n, out);
+    case K_DATE:
+        return fmt_date(s, n, out);
+    case K_TIME:
+        return fmt_time(s, n, out);
+    case K_TIMETZ:
+        return fmt_timetz(s, n, out);
+    case K_TS:
+        return fmt_ts(s, n, 0, out);
+    case K_TSTZ:
+        return fmt_ts(s, n, 1, out);
+    default:
+        return fmt_interval(s, n, out);
     }
 }
 
 /* ---- scalars ---- */
 
-static sl_err_t scalar_to_value(uint32_t oid, const char *txt, size_t len, sl_arena_t *arena,
-                                sl_buf_t *tmp, sl_value_t *out, char *err, size_t errlen)
+static sl_err_t scalar_to_value(uint32_t oid, const char *txt, size_t len,
+                                sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out,
+                                char *err, size_t errlen)
 {
     int kind = scalar_kind(oid);
     const char *tname = sl_pg_type_is_builtin(oid) ? sl_pg_type_name(oid) : "text";
@@ -757,8 +761,9 @@ static sl_err_t scalar_to_value(uint32_t oid, const char *txt, size_t len, sl_ar
     case K_U32:
     case K_U64:
         if (!parse_u64(txt, len, kind == K_U32 ? UINT32_MAX : UINT64_MAX, &u))
-            return bad(tname, txt, len, "not an unsigned decimal integer in the type's range",
-                       err, errlen);
+            return bad(tname, txt, len,
+                       "not an unsigned decimal integer in the type's range", err,
+                       errlen);
         if (kind == K_U32) {
             out->kind = SL_V_INT;
             out->v.i = (int64_t)u;
@@ -769,8 +774,8 @@ static sl_err_t scalar_to_value(uint32_t oid, const char *txt, size_t len, sl_ar
         return SL_OK;
     case K_FLOAT:
         if (!parse_float(txt, len, tmp, &out->v.d))
-            return bad(tname, txt, len, "not a floating-point number, NaN or Infinity", err,
-                       errlen);
+            return bad(tname, txt, len, "not a floating-point number, NaN or Infinity",
+                       err, errlen);
         out->kind = SL_V_DOUBLE;
         return SL_OK;
     case K_BOOL:
@@ -781,7 +786,8 @@ static sl_err_t scalar_to_value(uint32_t oid, const char *txt, size_t len, sl_ar
         return SL_OK;
     case K_NUMERIC:
         if (!valid_numeric(txt, len))
-            return bad(tname, txt, len, "not a decimal number, NaN or Infinity", err, errlen);
+            return bad(tname, txt, len, "not a decimal number, NaN or Infinity", err,
+                       errlen);
         break; /* exact text, borrowed */
     case K_BYTEA: {
         char *dst = sl_arena_alloc(arena, len);
@@ -939,12 +945,12 @@ static int skip_bounds(const char *s, size_t n, size_t *i)
  * spell NULL in any case. Each element is unescaped into scratch (never longer than the
  * literal) and encoded like a scalar of the element type.
  */
-static sl_err_t array_to_json(const sl_pg_type_t *t, uint32_t elem, const char *s, size_t n,
-                              sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out, char *err,
-                              size_t errlen)
+static sl_err_t array_to_json(const sl_pg_type_t *t, uint32_t elem, const char *s,
+                              size_t n, sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out,
+                              char *err, size_t errlen)
 {
-    const char *tname = sl_pg_type_is_builtin(t->base_oid) ? sl_pg_type_name(t->base_oid)
-                                                           : "array";
+    const char *tname =
+        sl_pg_type_is_builtin(t->base_oid) ? sl_pg_type_name(t->base_oid) : "array";
     int kind = scalar_kind(elem);
     char delim = t->delim ? t->delim : ',';
     if (elem == BOXOID)
@@ -1077,7 +1083,8 @@ static sl_err_t array_to_json(const sl_pg_type_t *t, uint32_t elem, const char *
                 goto fail;
             }
             scratch[keep] = 0;
-            if (!quoted && !escaped_any && keep == 4 && strncasecmp(scratch, "NULL", 4) == 0) {
+            if (!quoted && !escaped_any && keep == 4 &&
+                strncasecmp(scratch, "NULL", 4) == 0) {
                 sl_buf_puts(tmp, "null");
             } else if ((why = encode_elem(kind, scratch, keep, tmp))) {
                 goto fail;
@@ -1115,7 +1122,8 @@ sl_err_t sl_pg_text_to_value(const sl_pg_type_t *t, const char *txt, size_t len,
 {
     memset(out, 0, sizeof(*out));
     if (!txt && len)
-        return sl_err_set(err, errlen, SL_ERR_PROTOCOL, "a PostgreSQL value has no bytes");
+        return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
+                          "a PostgreSQL value has no bytes");
     if (!txt)
         txt = "";
     uint32_t elem = array_elem_of(t);

@@ -618,7 +618,8 @@ static sl_err_t on_truncate(pg_source_t *s, const sl_pgo_msg_t *m, char *err, si
     return SL_OK;
 }
 
-/* A position between transactions (commit, heartbeat, quiet keepalive). */
+/* A position between transactions: every transaction whose commit record starts
+ * at or before `major` is complete, and the server may be told `end_lsn`. */
 static void progress(pg_source_t *s, uint64_t major, uint64_t end_lsn)
 {
     sl_pos_t pos = {.major = major, .minor = end_lsn, .index = SL_POS_DONE};
@@ -629,6 +630,17 @@ static void progress(pg_source_t *s, uint64_t major, uint64_t end_lsn)
     sl_pipe_progress(s->pipe, &pos);
     s->last = pos;
     s->has_last = 1;
+}
+
+/* The server has sent every transaction that commits before `lsn` (a keepalive's WAL end,
+ * a heartbeat message's LSN). The next commit record may start exactly at `lsn`, so the
+ * position is the one just below it: a transaction committing at `lsn` must still sort
+ * after this point, or a restart would skip it. WAL records are 8-byte aligned, so no
+ * commit record starts at lsn - 1. */
+static void progress_before(pg_source_t *s, uint64_t lsn)
+{
+    if (lsn)
+        progress(s, lsn - 1, lsn);
 }
 
 static sl_err_t on_message(pg_source_t *s, const uint8_t *p, size_t n, uint64_t lsn,
@@ -678,7 +690,7 @@ static sl_err_t on_message(pg_source_t *s, const uint8_t *p, size_t n, uint64_t 
     case 'M':
         /* our heartbeat (non-transactional) moves the position on a quiet database */
         if (!s->in_tx && !(m.u.message.flags & 1))
-            progress(s, m.u.message.lsn, m.u.message.lsn);
+            progress_before(s, m.u.message.lsn);
         return SL_OK;
     default: /* 'O' origin, 'Y' type: nothing to emit; types are resolved from the catalog */
         return SL_OK;
@@ -994,8 +1006,8 @@ static sl_err_t stream(pg_source_t *s, char *err, size_t errlen)
             uint64_t wal_end = get_u64(p + 1);
             /* the server has sent everything before wal_end: when we are between
              * transactions, the position may move there (pg_recvlogical does the same) */
-            if (!s->in_tx && wal_end)
-                progress(s, wal_end, wal_end);
+            if (!s->in_tx)
+                progress_before(s, wal_end);
             if (p[17]) {
                 rc = sl_pipe_flush(s->pipe);
                 if (!rc)

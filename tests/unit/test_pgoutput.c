@@ -48,8 +48,8 @@ static void putcol_t(sl_buf_t *b, const char *s)
 }
 
 /* Decode exactly n bytes from a heap copy of that size, so ASan sees any over-read. */
-static sl_err_t decode_exact(sl_pgo_decoder_t *d, const void *p, size_t n, sl_pgo_msg_t *m,
-                             char *err, size_t errlen)
+static sl_err_t decode_exact(sl_pgo_decoder_t *d, const void *p, size_t n,
+                             sl_pgo_msg_t *m, char *err, size_t errlen)
 {
     uint8_t *copy = malloc(n ? n : 1);
     assert_non_null(copy);
@@ -72,7 +72,8 @@ static void check_truncations(const sl_buf_t *b)
         err[0] = 0;
         sl_err_t rc = decode_exact(&d, b->data, n, &m, err, sizeof(err));
         if (rc != SL_ERR_PROTOCOL)
-            fail_msg("prefix of %zu/%zu bytes of '%c' gave %d", n, b->len, b->data[0], rc);
+            fail_msg("prefix of %zu/%zu bytes of '%c' gave %d", n, b->len, b->data[0],
+                     rc);
         assert_true(strlen(err) > 10);
         assert_int_equal(m.type, 0);
     }
@@ -129,7 +130,7 @@ static void build_relation(sl_buf_t *b)
     put32(b, 1043);
     put32(b, 68);
     put8(b, 0);
-    putstr(b, "");    /* an empty name is still a valid String */
+    putstr(b, "");   /* an empty name is still a valid String */
     put32(b, 99999); /* a user type */
     put32(b, 0xFFFFFFFF);
 }
@@ -212,7 +213,8 @@ typedef struct fixture {
     sl_pgo_decoder_t d;
     sl_pgo_msg_t m;
     sl_buf_t b;
-    uint8_t *copy; /* the decoded bytes: m borrows them, so they live until the next dec */
+    uint8_t
+        *copy; /* the decoded bytes: m borrows them, so they live until the next dec */
     char err[256];
 } fixture_t;
 
@@ -637,10 +639,9 @@ static void build_delete_k(sl_buf_t *b)
 static void test_bitflips(void **state)
 {
     fixture_t *f = *state;
-    void (*builders[])(sl_buf_t *) = {build_begin,    build_commit,  build_origin,
-                                      build_relation, build_type,    build_insert,
-                                      build_truncate, build_message, build_update_o,
-                                      build_delete_k};
+    void (*builders[])(sl_buf_t *) = {
+        build_begin,  build_commit,   build_origin,  build_relation, build_type,
+        build_insert, build_truncate, build_message, build_update_o, build_delete_k};
     for (size_t k = 0; k < sizeof(builders) / sizeof(builders[0]); k++) {
         sl_buf_reset(&f->b);
         builders[k](&f->b);

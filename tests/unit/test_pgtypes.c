@@ -15,20 +15,37 @@
 static void render(const sl_value_t *v, sl_buf_t *out)
 {
     switch (v->kind) {
-    case SL_V_NULL: sl_buf_puts(out, "null"); break;
-    case SL_V_BOOL: sl_buf_puts(out, v->v.i ? "true" : "false"); break;
-    case SL_V_INT: sl_buf_put_i64(out, v->v.i); break;
-    case SL_V_UINT: sl_buf_put_u64(out, v->v.u); break;
-    case SL_V_DOUBLE: sl_buf_put_double(out, v->v.d); break;
-    case SL_V_STRING: sl_buf_put_json_str(out, v->v.s, v->len); break;
+    case SL_V_NULL:
+        sl_buf_puts(out, "null");
+        break;
+    case SL_V_BOOL:
+        sl_buf_puts(out, v->v.i ? "true" : "false");
+        break;
+    case SL_V_INT:
+        sl_buf_put_i64(out, v->v.i);
+        break;
+    case SL_V_UINT:
+        sl_buf_put_u64(out, v->v.u);
+        break;
+    case SL_V_DOUBLE:
+        sl_buf_put_double(out, v->v.d);
+        break;
+    case SL_V_STRING:
+        sl_buf_put_json_str(out, v->v.s, v->len);
+        break;
     case SL_V_BYTES:
         sl_buf_putc(out, '"');
         sl_buf_put_base64(out, v->v.s, v->len);
         sl_buf_putc(out, '"');
         break;
-    case SL_V_JSON: sl_buf_append(out, v->v.s, v->len); break;
-    case SL_V_UNCHANGED: sl_buf_put_json_str(out, SL_UNCHANGED_MARKER, strlen(SL_UNCHANGED_MARKER)); break;
-    default: fail_msg("unknown value kind %d", v->kind);
+    case SL_V_JSON:
+        sl_buf_append(out, v->v.s, v->len);
+        break;
+    case SL_V_UNCHANGED:
+        sl_buf_put_json_str(out, SL_UNCHANGED_MARKER, strlen(SL_UNCHANGED_MARKER));
+        break;
+    default:
+        fail_msg("unknown value kind %d", v->kind);
     }
 }
 
@@ -38,8 +55,8 @@ static char err[512];
 
 static sl_pg_type_t ty(uint32_t oid)
 {
-    sl_pg_type_t t = {.oid = oid, .base_oid = oid, .elem_oid = sl_pg_array_elem(oid),
-                      .delim = ','};
+    sl_pg_type_t t = {
+        .oid = oid, .base_oid = oid, .elem_oid = sl_pg_array_elem(oid), .delim = ','};
     return t;
 }
 
@@ -63,35 +80,35 @@ static const char *conv_t(const sl_pg_type_t *t, const char *txt, sl_err_t *rc_o
     return rc == SL_OK ? rendered.data : NULL;
 }
 
-#define EXPECT_T(t, txt, want)                                                               \
-    do {                                                                                     \
-        sl_err_t rc_;                                                                        \
-        const char *got_ = conv_t(t, txt, &rc_);                                             \
-        if (!got_)                                                                           \
-            fail_msg("%s: unexpected error %d: %s", txt, rc_, err);                          \
-        assert_string_equal(got_, want);                                                     \
+#define EXPECT_T(t, txt, want)                                                           \
+    do {                                                                                 \
+        sl_err_t rc_;                                                                    \
+        const char *got_ = conv_t(t, txt, &rc_);                                         \
+        if (!got_)                                                                       \
+            fail_msg("%s: unexpected error %d: %s", txt, rc_, err);                      \
+        assert_string_equal(got_, want);                                                 \
     } while (0)
 
-#define EXPECT(oid, txt, want)                                                               \
-    do {                                                                                     \
-        sl_pg_type_t t_ = ty(oid);                                                           \
-        EXPECT_T(&t_, txt, want);                                                            \
+#define EXPECT(oid, txt, want)                                                           \
+    do {                                                                                 \
+        sl_pg_type_t t_ = ty(oid);                                                       \
+        EXPECT_T(&t_, txt, want);                                                        \
     } while (0)
 
-#define REJECT_T(t, txt)                                                                     \
-    do {                                                                                     \
-        sl_err_t rc_;                                                                        \
-        const char *got_ = conv_t(t, txt, &rc_);                                             \
-        if (got_)                                                                            \
-            fail_msg("%s: accepted as %s", txt, got_);                                       \
-        assert_int_equal(rc_, SL_ERR_PROTOCOL);                                              \
-        assert_true(strlen(err) > 20);                                                       \
+#define REJECT_T(t, txt)                                                                 \
+    do {                                                                                 \
+        sl_err_t rc_;                                                                    \
+        const char *got_ = conv_t(t, txt, &rc_);                                         \
+        if (got_)                                                                        \
+            fail_msg("%s: accepted as %s", txt, got_);                                   \
+        assert_int_equal(rc_, SL_ERR_PROTOCOL);                                          \
+        assert_true(strlen(err) > 20);                                                   \
     } while (0)
 
-#define REJECT(oid, txt)                                                                     \
-    do {                                                                                     \
-        sl_pg_type_t t_ = ty(oid);                                                           \
-        REJECT_T(&t_, txt);                                                                  \
+#define REJECT(oid, txt)                                                                 \
+    do {                                                                                 \
+        sl_pg_type_t t_ = ty(oid);                                                       \
+        REJECT_T(&t_, txt);                                                              \
     } while (0)
 
 static int teardown_all(void **state)
@@ -106,12 +123,14 @@ static void test_catalog(void **state)
 {
     /* scalar oid, its array oid (pg_type.dat) */
     static const uint32_t pairs[][2] = {
-        {16, 1000},   {17, 1001},   {18, 1002},   {19, 1003},   {20, 1016},   {21, 1005},
-        {23, 1007},   {25, 1009},   {26, 1028},   {114, 199},   {142, 143},   {600, 1017},
-        {603, 1020},  {650, 651},   {700, 1021},  {701, 1022},  {774, 775},   {790, 791},
-        {829, 1040},  {869, 1041},  {1042, 1014}, {1043, 1015}, {1082, 1182}, {1083, 1183},
-        {1114, 1115}, {1184, 1185}, {1186, 1187}, {1266, 1270}, {1560, 1561}, {1562, 1563},
-        {1700, 1231}, {2950, 2951}, {3614, 3643}, {3802, 3807}, {3904, 3905}, {5069, 271},
+        {16, 1000},   {17, 1001},   {18, 1002},   {19, 1003},   {20, 1016},
+        {21, 1005},   {23, 1007},   {25, 1009},   {26, 1028},   {114, 199},
+        {142, 143},   {600, 1017},  {603, 1020},  {650, 651},   {700, 1021},
+        {701, 1022},  {774, 775},   {790, 791},   {829, 1040},  {869, 1041},
+        {1042, 1014}, {1043, 1015}, {1082, 1182}, {1083, 1183}, {1114, 1115},
+        {1184, 1185}, {1186, 1187}, {1266, 1270}, {1560, 1561}, {1562, 1563},
+        {1700, 1231}, {2950, 2951}, {3614, 3643}, {3802, 3807}, {3904, 3905},
+        {5069, 271},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         assert_true(sl_pg_type_is_builtin(pairs[i][0]));
@@ -138,11 +157,16 @@ static void test_catalog(void **state)
         found += sl_pg_type_is_builtin(oid) ? 1 : 0;
     assert_int_equal(found, 108);
 
-    struct { uint32_t oid; sl_jtype_t jt; } jts[] = {
-        {16, SL_JT_BOOL},    {17, SL_JT_BYTES},  {20, SL_JT_INT},      {21, SL_JT_INT},
-        {23, SL_JT_INT},     {26, SL_JT_INT},    {700, SL_JT_NUMBER},  {701, SL_JT_NUMBER},
-        {1700, SL_JT_STRING}, {25, SL_JT_STRING}, {114, SL_JT_JSON},   {3802, SL_JT_JSON},
-        {1184, SL_JT_STRING}, {1007, SL_JT_ARRAY}, {3807, SL_JT_ARRAY}, {2950, SL_JT_STRING},
+    struct {
+        uint32_t oid;
+        sl_jtype_t jt;
+    } jts[] = {
+        {16, SL_JT_BOOL},     {17, SL_JT_BYTES},   {20, SL_JT_INT},
+        {21, SL_JT_INT},      {23, SL_JT_INT},     {26, SL_JT_INT},
+        {700, SL_JT_NUMBER},  {701, SL_JT_NUMBER}, {1700, SL_JT_STRING},
+        {25, SL_JT_STRING},   {114, SL_JT_JSON},   {3802, SL_JT_JSON},
+        {1184, SL_JT_STRING}, {1007, SL_JT_ARRAY}, {3807, SL_JT_ARRAY},
+        {2950, SL_JT_STRING},
     };
     for (size_t i = 0; i < sizeof(jts) / sizeof(jts[0]); i++) {
         sl_pg_type_t t = ty(jts[i].oid);
@@ -362,7 +386,8 @@ static void test_arrays(void **state)
     EXPECT(1009, "{caf\xc3\xa9,\"{}\"}", "[\"caf\xc3\xa9\",\"{}\"]");
     EXPECT(1009, "{\"line\nbreak\"}", "[\"line\\nbreak\"]");
     EXPECT(1000, "{t,f,NULL}", "[true,false,null]");
-    EXPECT(1022, "{1.5,NaN,-Infinity,Infinity,0.1}", "[1.5,\"NaN\",\"-Infinity\",\"Infinity\",0.1]");
+    EXPECT(1022, "{1.5,NaN,-Infinity,Infinity,0.1}",
+           "[1.5,\"NaN\",\"-Infinity\",\"Infinity\",0.1]");
     EXPECT(1021, "{1.1}", "[1.1]");
     EXPECT(1231, "{1.10,NaN,-3}", "[\"1.10\",\"NaN\",\"-3\"]");
     EXPECT(1001, "{\"\\\\x0a0b\",NULL,\"\\\\x\"}", "[\"Cgs=\",null,\"\"]");
@@ -384,7 +409,8 @@ static void test_arrays(void **state)
     EXPECT(1020, "{(1,1),(0,0);(2,2),(1,1)}", "[\"(1,1),(0,0)\",\"(2,2),(1,1)\"]");
     EXPECT(1017, "{\"(1,2)\",\"(3,4)\"}", "[\"(1,2)\",\"(3,4)\"]");
 
-    /* user types resolved by the client: an enum array and an array of a domain over int4 */
+    /* user types resolved by the client: an enum array and an array of a domain over int4
+     */
     sl_pg_type_t ea = {.oid = 70010, .base_oid = 1009, .elem_oid = 25, .delim = ','};
     EXPECT_T(&ea, "{happy,sad,NULL}", "[\"happy\",\"sad\",null]");
     sl_pg_type_t da = {.oid = 70011, .base_oid = 1009, .elem_oid = 23, .delim = ','};
@@ -401,16 +427,40 @@ static void test_arrays(void **state)
 static void test_malformed_arrays(void **state)
 {
     static const char *const bad_int[] = {
-        "",          "{",           "}",          "{1,2",       "1,2}",      "{1,,2}",
-        "{,1}",      "{1,}",        "{{1},2}",    "{1,{2}}",    "{abc}",     "{1}x",
-        "{}}",       "{{}",         "[1:2={1}",   "[1:2]{1}",   "[a:2]={1}", "[1:2]",
-        "{99999999999}", "{1 2}",   "{\"1\"x}",   "{1\\",       "{{{{{{{1}}}}}}}",
-        "[1][2][3][4][5][6][7]={1}", "{NULLx}",   "{1;2}",      " ",          "{1}}",
+        "",
+        "{",
+        "}",
+        "{1,2",
+        "1,2}",
+        "{1,,2}",
+        "{,1}",
+        "{1,}",
+        "{{1},2}",
+        "{1,{2}}",
+        "{abc}",
+        "{1}x",
+        "{}}",
+        "{{}",
+        "[1:2={1}",
+        "[1:2]{1}",
+        "[a:2]={1}",
+        "[1:2]",
+        "{99999999999}",
+        "{1 2}",
+        "{\"1\"x}",
+        "{1\\",
+        "{{{{{{{1}}}}}}}",
+        "[1][2][3][4][5][6][7]={1}",
+        "{NULLx}",
+        "{1;2}",
+        " ",
+        "{1}}",
     };
     for (size_t i = 0; i < sizeof(bad_int) / sizeof(bad_int[0]); i++)
         REJECT(1007, bad_int[i]);
     static const char *const bad_text[] = {
-        "{\"abc}", "{\"a\"b}", "{a\"b}", "{a{b}", "{\"a\\", "{\"a\\\"}", "{a,\"b\"", "x{a}",
+        "{\"abc}", "{\"a\"b}",  "{a\"b}",   "{a{b}",
+        "{\"a\\",  "{\"a\\\"}", "{a,\"b\"", "x{a}",
     };
     for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++)
         REJECT(1009, bad_text[i]);
@@ -432,16 +482,16 @@ static void test_scratch_stays_warm(void **state)
     const char *lit = "{\"a b\",c,NULL,\"d\\\"e\"}";
     sl_value_t v;
     sl_arena_reset(&arena);
-    assert_int_equal(sl_pg_text_to_value(&t, lit, strlen(lit), &arena, &tmp, &v, err,
-                                         sizeof(err)),
-                     SL_OK);
+    assert_int_equal(
+        sl_pg_text_to_value(&t, lit, strlen(lit), &arena, &tmp, &v, err, sizeof(err)),
+        SL_OK);
     char *data = tmp.data;
     size_t cap = tmp.cap;
     for (int i = 0; i < 1000; i++) {
         sl_arena_reset(&arena);
-        assert_int_equal(sl_pg_text_to_value(&t, lit, strlen(lit), &arena, &tmp, &v, err,
-                                             sizeof(err)),
-                         SL_OK);
+        assert_int_equal(
+            sl_pg_text_to_value(&t, lit, strlen(lit), &arena, &tmp, &v, err, sizeof(err)),
+            SL_OK);
     }
     assert_ptr_equal(tmp.data, data);
     assert_int_equal(tmp.cap, cap);
@@ -452,8 +502,8 @@ static void test_scratch_stays_warm(void **state)
                      SL_OK);
     assert_ptr_equal(v.v.s, txt);
     /* a zero-length value with a NULL pointer is an empty string */
-    assert_int_equal(sl_pg_text_to_value(&tt, NULL, 0, &arena, &tmp, &v, err, sizeof(err)),
-                     SL_OK);
+    assert_int_equal(
+        sl_pg_text_to_value(&tt, NULL, 0, &arena, &tmp, &v, err, sizeof(err)), SL_OK);
     assert_int_equal(v.kind, SL_V_STRING);
     assert_int_equal(v.len, 0);
 }
