@@ -154,7 +154,7 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
         return SL_OK;
     sl_buf_reset(&p->doc);
     sl_buf_putc(&p->doc, '{');
-    p->src_ops->bookmark_render(&pos, &p->doc);
+    p->src_ops->bookmark_render(p->src, &pos, &p->doc);
     sl_buf_puts(&p->doc, ",\"schemas\":");
     sl_schema_cache_dump(p->schemas, &p->doc);
     sl_buf_puts(&p->doc, ",\"snapshot\":null}");

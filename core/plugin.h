@@ -53,8 +53,10 @@ typedef struct sl_source_ops {
     /* Stream until sl_pipe_stopping(); returns SL_ERR_STOPPED on a requested stop. */
     sl_err_t (*run)(void *ctx, char *err, size_t errlen);
     void (*destroy)(void *ctx);
-    /* Bookmark document members for pos (no braces), e.g. "\"lsn\":\"0/1\",...". */
-    void (*bookmark_render)(const sl_pos_t *pos, sl_buf_t *out);
+    /* Bookmark document members for pos (no braces), e.g. "\"lsn\":\"0/1\",...".
+     * ctx is the running source or NULL (offsets set); called from the sink thread, so a
+     * source that keeps state for it (MySQL GTID sets) must lock. */
+    void (*bookmark_render)(void *ctx, const sl_pos_t *pos, sl_buf_t *out);
     /* Parse the bookmark document (whole JSON object text) into pos. */
     sl_err_t (*bookmark_parse)(const char *json, size_t len, sl_pos_t *pos, char *err,
                                size_t errlen);

@@ -292,7 +292,7 @@ static int cmd_offsets(const args_t *a)
         } else {
             sl_buf_t doc = SL_BUF_INIT;
             sl_buf_putc(&doc, '{');
-            src->bookmark_render(&pos, &doc);
+            src->bookmark_render(NULL, &pos, &doc);
             sl_buf_puts(&doc, ",\"schemas\":{},\"snapshot\":null}");
             if (sl_bookmark_store(cfg->data_dir, c->name, doc.data, doc.len, err,
                                   sizeof(err))) {

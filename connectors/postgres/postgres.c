@@ -97,8 +97,9 @@ static uint64_t pos_confirm_lsn(const sl_pos_t *p)
     return p->index == SL_POS_DONE ? p->minor : p->major;
 }
 
-static void pg_bookmark_render(const sl_pos_t *pos, sl_buf_t *out)
+static void pg_bookmark_render(void *ctx, const sl_pos_t *pos, sl_buf_t *out)
 {
+    (void)ctx; /* everything is in the position */
     char a[24], b[24];
     sl_pg_lsn_format(pos_confirm_lsn(pos), a, sizeof(a));
     sl_pg_lsn_format(pos->major, b, sizeof(b));

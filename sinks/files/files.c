@@ -5,8 +5,9 @@
  *  - Each topic has at most one open file. It is written under ".<first key>.jsonl.tmp"
  *    and, when complete (size, record count, age, a new partition directory, too many
  *    open files, flush), its compressor is finished, it is fsync'd, renamed to
- *    "<first key>_<last key>.jsonl[.gz|.zst]" and the directory is fsync'd. The keys are
- *    sl_pos_key() of the first and last record's positions, so names sort in stream order.
+ *    "<first key>_<last key>.jsonl[.gz|.zst]" and the directory is fsync'd. The keys
+ *    are sl_pos_key() of the first and last record's positions, so names sort in
+ *    stream order.
  *  - The durable point acked to the core is never inside an open file: with files open it
  *    is the position seen just before the first record of the oldest open file; with none
  *    open it is the last position seen (a record, or the batch end).
@@ -15,8 +16,23 @@
  *    record opens a new file, the directory's complete files (listed once per directory
  *    and cached) are searched for one whose [first, last] range holds the record's
  *    position; if found, that record and every following record of the topic up to the
- *    file's last position are already on disk and are skipped. Temp files found when a
- *    directory is first listed are from a crash and are deleted.
+ *    file's last position are already on disk and are skipped. A range test, not a
+ *    "name starts with this key" test: the bookmark can fall inside a complete file (A's
+ *    file took a1..a5 while B's file, opened after a1, held the ack at a1), and then the
+ *    first replayed record of A is a2. Temp files found when a directory is first
+ *    listed are from a crash and are deleted.
+ *  - Records at or before the resume position are durable by definition and dropped; a
+ *    record whose position is not after the last position seen (record or batch end) is
+ *    a fatal error: that position may have been acked already, and equal positions
+ *    would make two files with one name (a source bug either way).
+ *
+ * Schema documents: the first time a table version is seen,
+ * <path>/_schemas/<enc(schema or db)>.<enc(table)>/v<version>.json is written atomically,
+ * unless it exists.
+ *
+ * Memory: per open file one 64 KiB buffer plus its compressor (gzip ~270 KB, zstd level
+ * 3 up to ~3.6 MB); at most SL_FILES_MAX_OPEN files; a small entry per topic and table
+ * version; directory listings for at most DIR_CACHE_MAX directories.
  *
  * Names: every component (topic prefix, schema or database, table) is percent-encoded on
  * its own (bytes outside [A-Za-z0-9_-] become %XX, an empty component is "%00") and the
@@ -42,8 +58,8 @@
 #include "core/log.h"
 #include "sinks/files/files.h"
 
-#define OUTBUF_SIZE (64 * 1024)  /* per open file: raw bytes or compressor output */
-#define DIR_CACHE_MAX 1024       /* directory listings kept (LRU beyond that) */
+#define OUTBUF_SIZE (64 * 1024) /* per open file: raw bytes or compressor output */
+#define DIR_CACHE_MAX 1024      /* directory listings kept (LRU beyond that) */
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS INT64_C(86400000)
 /* 0000-01-01 .. 9999-12-31: keeps partition arithmetic and gmtime in range */
@@ -70,7 +86,7 @@ typedef struct topic topic_t;
 /* One open (temporary) file. */
 typedef struct ffile {
     topic_t *topic;
-    size_t slot; /* index in sink->open */
+    size_t slot;  /* index in sink->open */
     uint64_t seq; /* open order: the smallest is the oldest */
     int fd;
     int64_t part_lo, part_hi; /* ts_ms window of its partition directory */
@@ -133,9 +149,8 @@ typedef struct files_sink {
 
     sl_pos_t resume;
     int has_resume;
-    sl_pos_t last_rec; /* positions of records must increase */
-    int has_last_rec;
-    sl_pos_t seen; /* the last position handled (record or batch end) */
+    int had_record; /* a record after the resume point has arrived */
+    sl_pos_t seen;  /* the last position handled (record or batch end) */
     int has_seen;
     sl_pos_t acked;
     int has_acked;
@@ -236,10 +251,10 @@ static const char *comp_ext(sl_compression_t c)
 
 /* Record the first fatal failure: from then on the sink neither writes nor acks, so a
  * full disk can never turn into an acknowledged-but-missing record. */
-static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen, const char *fmt,
-                     ...) __attribute__((format(printf, 5, 6)));
-static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen, const char *fmt,
-                     ...)
+static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen,
+                     const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -312,8 +327,8 @@ static int mkdir_p(char *path)
     return 0;
 }
 
-/* rename that refuses to replace: an existing final name means positions did not increase,
- * and overwriting would lose the file already there. */
+/* rename that refuses to replace: an existing final name means positions did not
+ * increase, and overwriting would lose the file already there. */
 static int rename_noreplace(const char *from, const char *to)
 {
 #ifdef RENAME_NOREPLACE
@@ -331,8 +346,8 @@ static int rename_noreplace(const char *from, const char *to)
 }
 
 /* Write a whole small file atomically: temp, fsync, rename, fsync directory. */
-static int write_atomic(const char *dir, const char *tmp, const char *final, const char *data,
-                        size_t len)
+static int write_atomic(const char *dir, const char *tmp, const char *final,
+                        const char *data, size_t len)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -417,7 +432,8 @@ static topic_t *topic_for(files_sink_t *s, const sl_table_t *table)
 /* Publish the schema document of a table version once:
  * <path>/_schemas/<enc(schema or db)>.<enc(table)>/v<version>.json. An existing document
  * is left alone (a restart, or the same version from a replay). */
-static sl_err_t write_schema(files_sink_t *s, const sl_table_t *t, char *err, size_t errlen)
+static sl_err_t write_schema(files_sink_t *s, const sl_table_t *t, char *err,
+                             size_t errlen)
 {
     /* once per table version: plain allocations are fine here */
     sl_buf_t dir = SL_BUF_INIT, final = SL_BUF_INIT, tmp = SL_BUF_INIT, doc = SL_BUF_INIT;
@@ -451,8 +467,8 @@ out:
 }
 
 /* The table version's entry; the first sighting of a version publishes its schema. */
-static sl_err_t tver_for(files_sink_t *s, const sl_table_t *table, tver_t **out, char *err,
-                         size_t errlen)
+static sl_err_t tver_for(files_sink_t *s, const sl_table_t *table, tver_t **out,
+                         char *err, size_t errlen)
 {
     if (table == s->last_table) {
         *out = s->last_tver;
@@ -497,7 +513,8 @@ static int parse_done_name(const char *name, sl_pos_t *first, sl_pos_t *last)
     if (strcmp(ext, ".jsonl") != 0 && strcmp(ext, ".jsonl.gz") != 0 &&
         strcmp(ext, ".jsonl.zst") != 0)
         return -1;
-    if (sl_pos_key_parse(name, k, first) < 0 || sl_pos_key_parse(name + k + 1, k, last) < 0)
+    if (sl_pos_key_parse(name, k, first) < 0 ||
+        sl_pos_key_parse(name + k + 1, k, last) < 0)
         return -1;
     return 0;
 }
@@ -535,14 +552,14 @@ static int is_our_temp(files_sink_t *s, const char *dir, const char *name)
     return 0;
 }
 
-/* List a directory once: delete stale temp files (a crash's leftovers, never complete) and
- * remember the complete files that may hold replayed records (last > resume). */
+/* List a directory once: delete stale temp files (a crash's leftovers, never complete)
+ * and remember the complete files that may hold replayed records (last > resume). */
 static sl_err_t dir_scan(files_sink_t *s, dir_entry_t *d, char *err, size_t errlen)
 {
     DIR *dh = opendir(d->path);
     if (!dh)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s", d->path,
-                    strerror(errno));
+        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s",
+                    d->path, strerror(errno));
     size_t cap = 0;
     struct dirent *de;
     errno = 0;
@@ -553,11 +570,12 @@ static sl_err_t dir_scan(files_sink_t *s, dir_entry_t *d, char *err, size_t errl
             if (is_our_temp(s, d->path, de->d_name))
                 continue;
             if (unlinkat(dirfd(dh), de->d_name, 0) == 0)
-                sl_info(s->conn, "removed the stale temporary file %s/%s (left by a crash)",
+                sl_info(s->conn,
+                        "removed the stale temporary file %s/%s (left by a crash)",
                         d->path, de->d_name);
             else if (errno != ENOENT)
-                sl_warn(s->conn, "cannot remove the stale temporary file %s/%s: %s", d->path,
-                        de->d_name, strerror(errno));
+                sl_warn(s->conn, "cannot remove the stale temporary file %s/%s: %s",
+                        d->path, de->d_name, strerror(errno));
         } else if (parse_done_name(de->d_name, &first, &last) == 0) {
             if (s->has_resume && sl_pos_cmp(&last, &s->resume) <= 0)
                 continue; /* wholly before the resume point: cannot be replayed into */
@@ -578,8 +596,8 @@ static sl_err_t dir_scan(files_sink_t *s, dir_entry_t *d, char *err, size_t errl
     int e = errno;
     closedir(dh);
     if (e)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s", d->path,
-                    strerror(e));
+        return fail(s, SL_ERR_IO, err, errlen, "cannot list the directory %s: %s",
+                    d->path, strerror(e));
     if (d->nfiles > 1)
         qsort(d->files, d->nfiles, sizeof(*d->files), done_cmp);
     return SL_OK;
@@ -592,7 +610,8 @@ static sl_err_t dir_touch(files_sink_t *s, const char *dir, dir_entry_t **out, c
     uint64_t h = fnv(dir, strlen(dir));
     size_t victim = 0;
     for (size_t i = 0; i < s->ndirs; i++) {
-        if (s->dirs[i].path && s->dirs[i].hash == h && strcmp(s->dirs[i].path, dir) == 0) {
+        if (s->dirs[i].path && s->dirs[i].hash == h &&
+            strcmp(s->dirs[i].path, dir) == 0) {
             s->dirs[i].used = ++s->dir_clock;
             *out = &s->dirs[i];
             return SL_OK;
@@ -613,8 +632,9 @@ static sl_err_t dir_touch(files_sink_t *s, const char *dir, dir_entry_t **out, c
     d->hash = h;
     d->used = ++s->dir_clock;
     if (mkdir_p(d->path) < 0) {
-        sl_err_t rc = fail(s, SL_ERR_IO, err, errlen, "cannot create the directory %s: %s",
-                           d->path, strerror(errno));
+        sl_err_t rc =
+            fail(s, SL_ERR_IO, err, errlen, "cannot create the directory %s: %s", d->path,
+                 strerror(errno));
         dir_entry_clear(d); /* an empty slot (path NULL) never matches */
         return rc;
     }
@@ -695,8 +715,8 @@ static int ffile_put(ffile_t *f, const void *p, size_t n, int finish)
         ZSTD_inBuffer in = {p, n, 0};
         for (;;) {
             ZSTD_outBuffer out = {f->out, OUTBUF_SIZE, f->outlen};
-            size_t left =
-                ZSTD_compressStream2(f->zs, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+            size_t left = ZSTD_compressStream2(f->zs, &out, &in,
+                                               finish ? ZSTD_e_end : ZSTD_e_continue);
             f->outlen = out.pos;
             if (ZSTD_isError(left)) {
                 errno = EIO;
@@ -752,10 +772,11 @@ static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t er
     sl_buf_printf(p, "/%s_%s.jsonl%s", k1, k2, comp_ext(s->comp));
     if (rename_noreplace(f->tmp.data, p->data) < 0) {
         if (errno == EEXIST)
-            return fail(s, SL_ERR_SINK, err, errlen,
-                        "cannot complete %s: the file already exists, so record positions "
-                        "did not increase (a source bug); nothing was overwritten",
-                        p->data);
+            return fail(
+                s, SL_ERR_SINK, err, errlen,
+                "cannot complete %s: the file already exists, so record positions "
+                "did not increase (a source bug); nothing was overwritten",
+                p->data);
         return fail(s, SL_ERR_IO, err, errlen, "cannot rename %s to %s: %s", f->tmp.data,
                     p->data, strerror(errno));
     }
@@ -806,7 +827,7 @@ static sl_err_t ffile_open(files_sink_t *s, topic_t *t, const char *dir, int64_t
     if (!f->out)
         abort();
     if (s->comp == SL_COMP_GZIP) {
-        /* windowBits 15 + 16: a gzip wrapper, so `zcat` and every data lake tool read it */
+        /* windowBits 15 + 16: a gzip wrapper, which zcat and data lake tools read */
         if (deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                          Z_DEFAULT_STRATEGY) != Z_OK) {
             ffile_free(f);
@@ -915,22 +936,23 @@ static void partition_dir(files_sink_t *s, const topic_t *t, int64_t lo, sl_buf_
 static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record_t *r,
                            int64_t now, char *err, size_t errlen)
 {
-    if (s->has_last_rec) {
-        if (sl_pos_cmp(&r->pos, &s->last_rec) <= 0) {
-            char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
-            sl_pos_key(&r->pos, k1);
-            sl_pos_key(&s->last_rec, k2);
-            return fail(s, SL_ERR_SINK, err, errlen,
-                        "record position %s is not after the previous record's %s; the "
-                        "file sink needs increasing positions (a source bug)",
-                        k1, k2);
-        }
-    } else if (s->has_resume && sl_pos_cmp(&r->pos, &s->resume) <= 0) {
+    if (!s->had_record && s->has_resume && sl_pos_cmp(&r->pos, &s->resume) <= 0) {
         s->resume_skipped++; /* at or before the stored bookmark: durable already */
         return SL_OK;
     }
-    s->last_rec = r->pos;
-    s->has_last_rec = 1;
+    if (s->has_seen && sl_pos_cmp(&r->pos, &s->seen) <= 0) {
+        /* Everything up to `seen` (a record, a batch end, the resume point) may have been
+         * acked already; a record there could be lost by a crash, so stop loudly. */
+        char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
+        sl_pos_key(&r->pos, k1);
+        sl_pos_key(&s->seen, k2);
+        return fail(
+            s, SL_ERR_SINK, err, errlen,
+            "record position %s is not after %s, which was already handed over as "
+            "complete; positions must increase (a source bug)",
+            k1, k2);
+    }
+    s->had_record = 1;
 
     tver_t *v;
     sl_err_t rc = tver_for(s, r->table, &v, err, errlen);
@@ -956,7 +978,8 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
     int64_t ts = r->ts_ms < TS_MIN ? TS_MIN : r->ts_ms > TS_MAX ? TS_MAX : r->ts_ms;
     ffile_t *f = t->open;
     if (f && (ts < f->part_lo || ts >= f->part_hi)) {
-        rc = ffile_complete(s, f, err, errlen); /* a new hour or day: the old file is done */
+        /* a new hour or day: the topic's old file is done */
+        rc = ffile_complete(s, f, err, errlen);
         if (rc)
             return rc;
         f = NULL;
@@ -971,7 +994,8 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
             return rc;
         const done_file_t *df = dir_find(d, &r->pos);
         if (df) {
-            /* a replay: this record and the topic's next ones up to df->last are on disk */
+            /* a replay: this record and the topic's next ones up to df->last are
+             * on disk already */
             t->skipping = 1;
             t->skip_last = df->last;
             t->skip_count = 1;
@@ -983,10 +1007,8 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
                 end_skip(s, t);
             return SL_OK;
         }
-        /* d may be evicted by nothing below, but copy the path: s->path is scratch */
-        sl_buf_reset(&s->scratch);
-        sl_buf_puts(&s->scratch, d->path);
-        rc = ffile_open(s, t, s->scratch.data, lo, lo + unit, &r->pos, now, err, errlen);
+        /* d->path, not s->path: completing the oldest file on the way reuses s->path */
+        rc = ffile_open(s, t, d->path, lo, lo + unit, &r->pos, now, err, errlen);
         if (rc)
             return rc;
         f = t->open;
@@ -1025,7 +1047,7 @@ static sl_err_t files_create(const struct sl_sink_config *cfg, sl_sink_env_t *en
     s->root = strndup(cfg->path, n);
     if (!s->root)
         abort();
-    s->prefix = xstrdup(cfg->topic_prefix ? cfg->topic_prefix
+    s->prefix = xstrdup(cfg->topic_prefix     ? cfg->topic_prefix
                         : env->connector_name ? env->connector_name
                                               : "");
     s->comp = cfg->compression;

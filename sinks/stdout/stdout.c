@@ -9,10 +9,10 @@
 
 typedef struct stdout_sink {
     sl_sink_env_t *env;
-    FILE *out;       /* stdout; a field so the flow reads the same as a file sink */
-    sl_pos_t seen;   /* the last position handed to us */
+    FILE *out;     /* stdout; a field so the flow reads the same as a file sink */
+    sl_pos_t seen; /* the last position handed to us */
     int has_seen;
-    sl_pos_t acked;  /* the last position acked: acks never go backwards */
+    sl_pos_t acked; /* the last position acked: acks never go backwards */
     int has_acked;
 } stdout_sink_t;
 
@@ -44,11 +44,13 @@ static sl_err_t flush_and_ack(stdout_sink_t *s, char *err, size_t errlen)
 }
 
 static sl_err_t stdout_create(const struct sl_sink_config *cfg, sl_sink_env_t *env,
-                              const sl_pos_t *resume, void **ctx, char *err, size_t errlen)
+                              const sl_pos_t *resume, void **ctx, char *err,
+                              size_t errlen)
 {
     stdout_sink_t *s = calloc(1, sizeof(*s));
     if (!s)
-        return sl_err_set(err, errlen, SL_ERR_NOMEM, "out of memory creating the stdout sink");
+        return sl_err_set(err, errlen, SL_ERR_NOMEM,
+                          "out of memory creating the stdout sink");
     s->env = env;
     s->out = stdout;
     if (resume) {

@@ -8,7 +8,7 @@ ROWS=${1:-1000000}
 TX=${TX_ROWS:-10000}
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 source "$HERE/../integration/lib.sh"
-pg_start -c max_wal_size=4GB -c checkpoint_timeout=30min
+pg_start max_wal_size=4GB checkpoint_timeout=30min
 
 sql <<'SQL'
 CREATE TABLE bench (id bigint PRIMARY KEY, a int, b bigint, c text, d numeric(12,2),
@@ -27,7 +27,7 @@ load() { # load FIRST_ID COUNT TX_ROWS
     done | psql -qX -v ON_ERROR_STOP=1 >/dev/null
 }
 
-# run_sluice SLOT END_LSN -> prints "elapsed user sys maxrss_kb"
+# run_sluice SLOT END_LSN -> $WORK/sluice-SLOT/time holds "elapsed user sys maxrss_kb"
 run_sluice() {
     local slot=$1 end=$2 dir=$WORK/sluice-$1
     mkdir -p "$dir"
@@ -38,7 +38,7 @@ connectors:
     source: {type: postgres, host: 127.0.0.1, port: $PGPORT, user: postgres, database: shop,
              slot: $slot, publication: bench, create_slot: false, create_publication: false,
              heartbeat: 0}
-    sink: {type: files, path: $dir/out, rotate: {max_records: 200000, max_seconds: 60}}
+    sink: {type: files, path: $dir/out, rotate: {max_records: 200000, max_seconds: 500ms}}
 YAML
     /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$SLUICE_BIN" run -c "$dir/bench.yaml" \
         2>"$dir/log" &
@@ -48,36 +48,39 @@ YAML
         lsn=$(sed -n 's/.*"lsn":"\([^"]*\)".*/\1/p' "$dir/var/bookmarks/bench.json" 2>/dev/null || true)
         [ -n "$lsn" ] && [ "$(sql -c "SELECT '$lsn'::pg_lsn >= '$end'::pg_lsn")" = t ] && break
     done
-    kill -TERM $pid; wait $pid || true
+    # GNU time does not pass signals on: stop sluice itself, time reports when it exits
+    kill -TERM "$(pgrep -P $pid)"
+    wait $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
     local n
     n=$(find "$dir/out" -name '*.jsonl' -exec cat {} + | wc -l)
     [ "$n" = "$ROWS" ] || fail "sluice wrote $n events, expected $ROWS"
-    cat "$dir/time"
 }
 
-run_recv() { # run_recv SLOT END_LSN
+run_recv() { # run_recv SLOT END_LSN -> $WORK/recv.time
     /usr/bin/time -f "%e %U %S %M" -o "$WORK/recv.time" "$PG_BIN/pg_recvlogical" -d shop \
         --slot "$1" --start -E "$2" -o proto_version=1 -o publication_names=bench \
         -f /dev/null --no-loop
-    cat "$WORK/recv.time"
 }
 
 echo "loading $ROWS rows in $TX-row transactions..." >&2
 load 1 "$ROWS" "$TX"
-END=$(sql -c "SELECT pg_current_wal_lsn()")
-sql -c "SELECT pg_logical_emit_message(false, 'bench_end', '')" >/dev/null
+# the end marker: a logical message after the load (pg_current_wal_lsn() is the *write*
+# position, which lags the last commit when synchronous_commit is off)
+END=$(sql -c "SELECT pg_logical_emit_message(false, 'bench_end', '')")
 
-read -r r_el r_us r_sy r_rss < <(run_recv recv_many "$END")
-read -r s_el s_us s_sy s_rss < <(run_sluice sluice_many "$END")
+run_recv recv_many "$END"
+read -r r_el r_us r_sy r_rss <"$WORK/recv.time"
+run_sluice sluice_many "$END"
+read -r s_el s_us s_sy s_rss <"$WORK/sluice-sluice_many/time"
 
 # one transaction of all rows: memory must stay bounded
 sql -c "TRUNCATE bench" >/dev/null
 sql -c "SELECT 1 FROM pg_create_logical_replication_slot('sluice_one', 'pgoutput')" >/dev/null
 echo "loading $ROWS rows in one transaction..." >&2
 load 1 "$ROWS" "$ROWS"
-END1=$(sql -c "SELECT pg_current_wal_lsn()")
-ROWS_ONE=$ROWS
-read -r o_el o_us o_sy o_rss < <(run_sluice sluice_one "$END1")
+END1=$(sql -c "SELECT pg_logical_emit_message(false, 'bench_end', '')")
+run_sluice sluice_one "$END1"
+read -r o_el o_us o_sy o_rss <"$WORK/sluice-sluice_one/time"
 
 python3 - "$ROWS" "$r_el" "$r_us" "$r_sy" "$r_rss" "$s_el" "$s_us" "$s_sy" "$s_rss" \
     "$o_el" "$o_us" "$o_sy" "$o_rss" <<'PY'

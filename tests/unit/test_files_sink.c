@@ -44,7 +44,7 @@ typedef struct stream {
     size_t n;
 } stream_t;
 
-/* ---------------------------------------------------------------- the test environment */
+/* ------------------------------------------------------------ the test environment */
 
 typedef struct tenv {
     sl_sink_env_t env; /* first: the callback casts back */
@@ -194,7 +194,8 @@ static void walk(const char *dir, const char *topic, rset_t *rs)
             size_t seq = 0;
             char *save = NULL;
             sl_pos_t lp = {0}, fp = {0};
-            for (char *ln = strtok_r(c.data, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+            for (char *ln = strtok_r(c.data, "\n", &save); ln;
+                 ln = strtok_r(NULL, "\n", &save)) {
                 if (rs->n == rs->cap) {
                     rs->cap = rs->cap ? rs->cap * 2 : 64;
                     rs->v = realloc(rs->v, rs->cap * sizeof(*rs->v));
@@ -369,7 +370,8 @@ static sl_pos_t P(uint64_t major, uint32_t index)
     return p;
 }
 
-static void add(sl_batch_t *b, const sl_table_t *t, sl_pos_t pos, int64_t ts, const char *val)
+static void add(sl_batch_t *b, const sl_table_t *t, sl_pos_t pos, int64_t ts,
+                const char *val)
 {
     size_t off = b->arena.len;
     if (val)
@@ -430,7 +432,7 @@ static sl_table_t *mktable(const char *db, const char *schema, const char *name,
     return t;
 }
 
-/* ---------------------------------------------------------------- paths and partitions */
+/* ------------------------------------------------------------ paths and partitions */
 
 static void test_paths_and_partitions(void **state)
 {
@@ -477,8 +479,9 @@ static void test_paths_and_partitions(void **state)
     cfg.topic_prefix = NULL; /* defaults to the connector name */
     s = sink_new(&sl_sink_files, &cfg, &te, NULL);
     sl_batch_clear(b);
-    add(b, items, P(3, 1), INT64_C(-1800000), "{\"b\":1}");  /* 1969-12-31T23:30Z */
-    add(b, items, P(3, 2), INT64_C(1735689599000), "{\"b\":2}"); /* 2024-12-31T23:59:59Z */
+    add(b, items, P(3, 1), INT64_C(-1800000), "{\"b\":1}"); /* 1969-12-31T23:30Z */
+    add(b, items, P(3, 2), INT64_C(1735689599000),
+        "{\"b\":2}"); /* 2024-12-31T23:59:59Z */
     add(b, orders, P(3, 3), INT64_C(1735689599000), "{\"b\":3}");
     sink_write(&sl_sink_files, s, b);
     sink_flush(&sl_sink_files, s);
@@ -633,12 +636,14 @@ static void test_rotation_age(void **state)
     assert_int_equal(rs.ntmp, 1);
     rset_free(&rs);
     assert_false(te.has_ack);
-    assert_int_equal(sl_sink_files.tick(s, opened + 10001 + 1000, err, sizeof(err)), SL_OK);
+    assert_int_equal(sl_sink_files.tick(s, opened + 10001 + 1000, err, sizeof(err)),
+                     SL_OK);
     collect(tmp, &rs);
     assert_int_equal(rs.nfiles, 1);
     assert_int_equal(rs.ntmp, 0);
     assert_int_equal(rs.n, 2);
-    assert_string_equal(rs.v[0].fname, "0000000000000006-00000001_0000000000000006-00000002.jsonl");
+    assert_string_equal(rs.v[0].fname,
+                        "0000000000000006-00000001_0000000000000006-00000002.jsonl");
     rset_free(&rs);
     assert_true(te.has_ack);
     assert_int_equal(sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 6, .index = 2}), 0);
@@ -663,7 +668,10 @@ static char *big_line(unsigned seed, size_t n, sl_pos_t pos)
     uint32_t x = seed * 2654435761u + 1;
     for (size_t i = 0; i < n; i++) {
         x = x * 1103515245u + 12345u;
-        sl_buf_putc(&v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(x >> 16) & 63]);
+        sl_buf_putc(
+            &v,
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(x >> 16) &
+                                                                               63]);
     }
     sl_buf_puts(&v, "\"}");
     return sl_buf_steal(&v);
@@ -683,7 +691,8 @@ static void check_compressed(sl_compression_t comp, const char *ext)
     char *vals[10];
     for (uint32_t i = 0; i < 10; i++) {
         /* one line of 300 KB, the others small and repetitive */
-        vals[i] = i == 5 ? big_line(i, 300000, P(20, i + 1)) : keyed_val("c", P(20, i + 1));
+        vals[i] =
+            i == 5 ? big_line(i, 300000, P(20, i + 1)) : keyed_val("c", P(20, i + 1));
         add(b, t, P(20, i + 1), T0, vals[i]);
     }
     sink_write(&sl_sink_files, s, b);
@@ -707,7 +716,8 @@ static void check_compressed(sl_compression_t comp, const char *ext)
             sl_buf_putc(&exp, '\n');
         }
         char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
-        sl_pos_t a = P(20, (uint32_t)f * 4 + 1), z = P(20, f == 2 ? 10 : (uint32_t)f * 4 + 4);
+        sl_pos_t a = P(20, (uint32_t)f * 4 + 1),
+                 z = P(20, f == 2 ? 10 : (uint32_t)f * 4 + 4);
         sl_pos_key(&a, k1);
         sl_pos_key(&z, k2);
         char *c = slurp_path("%s/%s_%s.jsonl%s", dir.data, k1, k2, ext);
@@ -744,7 +754,8 @@ static void test_plain_big_line(void **state)
     check_compressed(SL_COMP_NONE, "");
 }
 
-/* ---------------------------------------------------------------- streams for acks/replay */
+/* ---------------------------------------------------------------- streams for
+ * acks/replay */
 
 static uint32_t rnd(uint32_t *x)
 {
@@ -948,7 +959,8 @@ static void test_batch_end_and_tombstones(void **state)
     sink_write(&sl_sink_files, s, b);
     assert_int_equal(te.nacks, n);
     sink_flush(&sl_sink_files, s);
-    assert_int_equal(sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 7, .index = SL_POS_DONE}), 0);
+    assert_int_equal(sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 7, .index = SL_POS_DONE}),
+                     0);
     sl_sink_files.destroy(s);
     rset_t rs;
     collect(tmp, &rs);
@@ -1073,7 +1085,8 @@ static void test_replay_resume_inside_file(void **state)
     char *tmp = mktemp_dir();
     tenv_t te;
     tenv_init(&te);
-    sl_table_t *a = mktable("shop", "public", "A", 1), *bt = mktable("shop", "public", "B", 1);
+    sl_table_t *a = mktable("shop", "public", "A", 1),
+               *bt = mktable("shop", "public", "B", 1);
     sl_sink_config_t cfg = mkcfg(tmp);
     cfg.rotate_max_records = 3;
     void *s = sink_new(&sl_sink_files, &cfg, &te, NULL);
@@ -1325,8 +1338,9 @@ static void test_open_file_cap(void **state)
     assert_int_equal(rs.ntmp, SL_FILES_MAX_OPEN);
     rset_free(&rs);
     /* durable up to just before the oldest open file's first record */
-    assert_int_equal(sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 50, .index = NT - SL_FILES_MAX_OPEN}),
-                     0);
+    assert_int_equal(
+        sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 50, .index = NT - SL_FILES_MAX_OPEN}),
+        0);
     sink_flush(&sl_sink_files, s);
     sl_sink_files.destroy(s);
     collect(tmp, &rs);
@@ -1356,7 +1370,8 @@ static void test_errors(void **state)
     FILE *f = fopen(p.data, "w");
     fclose(f);
     sl_sink_config_t cfg = mkcfg(p.data);
-    assert_int_equal(sl_sink_files.create(&cfg, &te.env, NULL, &s, err, sizeof(err)), SL_ERR_IO);
+    assert_int_equal(sl_sink_files.create(&cfg, &te.env, NULL, &s, err, sizeof(err)),
+                     SL_ERR_IO);
     assert_null(s);
     assert_non_null(strstr(err, p.data));
     /* no path at all */
@@ -1381,6 +1396,29 @@ static void test_errors(void **state)
     assert_false(te.has_ack);
     sl_sink_files.destroy(s);
 
+    /* a batch end claims (12, DONE) is complete, then a record (12, 1) arrives: the end
+     * may have been acked, so the record could be lost by a crash; that is a loud error
+     * (a PostgreSQL keepalive at the next commit's LSN once produced exactly this) */
+    {
+        sl_buf_t p2 = SL_BUF_INIT;
+        sl_buf_printf(&p2, "%s/out2", tmp);
+        sl_sink_config_t cfg2 = mkcfg(p2.data);
+        tenv_t te2;
+        tenv_init(&te2);
+        void *s2 = sink_new(&sl_sink_files, &cfg2, &te2, NULL);
+        sl_batch_clear(b);
+        b->has_end = 1;
+        b->end = P(12, SL_POS_DONE);
+        sink_write(&sl_sink_files, s2, b);
+        sl_batch_clear(b);
+        add(b, t, P(12, 1), T0, "{}");
+        assert_int_equal(sl_sink_files.write(s2, b, err, sizeof(err)), SL_ERR_SINK);
+        assert_non_null(strstr(err, "not after"));
+        sl_sink_files.destroy(s2);
+        tenv_free(&te2);
+        sl_buf_free(&p2);
+    }
+
     /* records at or before the resume point are durable already: not written again */
     sl_pos_t resume = P(9, 5);
     s = sink_new(&sl_sink_files, &cfg, &te, &resume);
@@ -1395,7 +1433,8 @@ static void test_errors(void **state)
     collect(p.data, &rs);
     assert_int_equal(rs.n, 1);
     assert_string_equal(rs.v[0].text, "{\"new\":1}");
-    assert_int_equal(rs.ntmp, 0); /* the broken sink's temp file was cleaned by this run */
+    assert_int_equal(rs.ntmp,
+                     0); /* the broken sink's temp file was cleaned by this run */
     rset_free(&rs);
 
     sl_buf_free(&p);
@@ -1431,7 +1470,8 @@ static void test_stdout_sink(void **state)
     add(b, t, P(1, 2), T0, NULL);
     add(b, t, P(1, 3), T0, "{\"a\":2}");
     sink_write(&sl_sink_stdout, s, b);
-    int acked1 = te.has_ack && sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 1, .index = 3}) == 0;
+    int acked1 =
+        te.has_ack && sl_pos_cmp(&te.ack, &(sl_pos_t){.major = 1, .index = 3}) == 0;
     sl_batch_clear(b);
     b->has_end = 1;
     b->end = P(1, SL_POS_DONE);
