@@ -12,7 +12,7 @@ source tests/integration/lib.sh
 trap - EXIT
 trap 'cleanup' EXIT
 
-echo "== starting a private PostgreSQL 15 (wal_level=logical) on port ..."
+echo "== starting a private PostgreSQL 15 (wal_level=logical)"
 pg_start
 echo "   127.0.0.1:$PGPORT, data in $PG_DATA"
 sql <<'SQL'
@@ -20,12 +20,13 @@ CREATE TABLE customers (id serial PRIMARY KEY, name text, email text, since date
 CREATE TABLE orders (id bigserial PRIMARY KEY, customer int REFERENCES customers,
                      amount numeric(10,2), placed timestamptz DEFAULT now(), items jsonb);
 SQL
-write_pg_config "$WORK/demo.yaml"
+write_pg_config "$WORK/demo.yaml" "snapshot: never"
 echo "== config:"; sed 's/^/   /' "$WORK/demo.yaml"
 "$SLUICE_BIN" validate -c "$WORK/demo.yaml"
 "$SLUICE_BIN" check -c "$WORK/demo.yaml"
 echo "== sluice run (streaming to $WORK/out)"
 sluice_start "$WORK/demo.yaml"
+wait_for_slot
 sql <<'SQL'
 INSERT INTO customers (name, email, since) VALUES
   ('Ada', 'ada@example.com', '2020-01-01'), ('Grace', 'grace@example.com', '2021-06-15');
