@@ -111,8 +111,18 @@ static const cfg_key_t keys[] = {
      .type = K_STRING,
      WK(http),
      .def = "127.0.0.1:8083",
-     .flags = F_NONEMPTY,
-     .desc = "Address (host:port) of the health, metrics and control endpoint."},
+     .flags = F_DYNDEF,
+     .desc = "Address (`host:port`, `[v6]:port`) of the HTTP API (health, metrics, "
+             "control); `0` or empty turns it off. An address written here that cannot be "
+             "bound stops the worker; when the key is absent and the default port is "
+             "taken, the worker runs without the API and says so."},
+    {.path = "worker.http_token",
+     .type = K_STRING,
+     WK(http_token),
+     .flags = F_SECRET | F_NONEMPTY,
+     .desc = "Bearer token the HTTP API then requires (`Authorization: Bearer <token>`) "
+             "on every endpoint but `/healthz` and `/readyz`; a secret, best given as "
+             "`${env:NAME}` or `${file:PATH}`. Unset = no token."},
     {.path = "worker.log_format",
      .type = K_ENUM,
      WK(log_format),
@@ -1736,6 +1746,54 @@ void sl_config_dump(const sl_config_t *c, sl_buf_t *out)
     dump_scope(out, c, 0, 0, (const char *)c);
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int sl_config_connector_same(const sl_connector_config_t *a, const sl_connector_config_t *b)
+{
+    const char *pa = (const char *)a, *pb = (const char *)b;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key_t *k = &keys[i];
+        if (k->conn != 1 || k->type == K_GROUP || k->type == K_LIST)
+            continue;
+        switch (k->type) {
+        case K_STRING:
+        case K_CHOICE:
+            if (!same_str(*(char *const *)(pa + k->off), *(char *const *)(pb + k->off)))
+                return 0;
+            break;
+        case K_STRLIST: {
+            const sl_strlist_t *x = (const void *)(pa + k->off);
+            const sl_strlist_t *y = (const void *)(pb + k->off);
+            if (x->n != y->n)
+                return 0;
+            for (size_t j = 0; j < x->n; j++)
+                if (!same_str(x->v[j], y->v[j]))
+                    return 0;
+            break;
+        }
+        case K_MAP: {
+            const sl_kv_t *x = *(sl_kv_t *const *)(pa + k->off);
+            const sl_kv_t *y = *(sl_kv_t *const *)(pb + k->off);
+            size_t n = *(const size_t *)(pa + k->off2);
+            if (n != *(const size_t *)(pb + k->off2))
+                return 0;
+            for (size_t j = 0; j < n; j++)
+                if (!same_str(x[j].key, y[j].key) || !same_str(x[j].value, y[j].value))
+                    return 0;
+            break;
+        }
+        default: /* scalars stored in place: ints, bools, enums, durations, sizes */
+            if (memcmp(pa + k->off, pb + k->off, k->width) != 0)
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
 /* Markdown table cell text: '|' escaped, newlines flattened. */
 static void put_cell(sl_buf_t *out, const char *s)
 {
@@ -1802,4 +1860,19 @@ void sl_config_reference(sl_buf_t *out)
         out, "\nEvery value may be `${env:NAME}` or `${file:PATH}` (the whole value; one "
              "trailing newline of the file is dropped); such values are secrets and are "
              "never printed. Inside `{...}` or `[...]` quote them: `\"${env:NAME}\"`.\n");
+}
+
+static int list_has(const sl_strlist_t *l, const char *q)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], q) == 0 || strcmp(l->v[i], "*") == 0)
+            return 1;
+    return 0;
+}
+
+int sl_config_table_wanted(const sl_source_config_t *c, const char *qualified)
+{
+    if (c->include.n && !list_has(&c->include, qualified))
+        return 0;
+    return !list_has(&c->exclude, qualified);
 }

@@ -75,7 +75,9 @@ struct sl_config_priv; /* loader-private: which values are secrets (for sl_confi
 typedef struct sl_config {
     char *worker_name;  /* default "sluice" */
     char *data_dir;     /* default "./var" */
-    char *http;         /* default "127.0.0.1:8083" */
+    char *http;         /* NULL when absent: the worker then tries 127.0.0.1:8083 and runs
+                           without the API if that is taken; "0" or "" = off */
+    char *http_token;   /* NULL = no token; a secret */
     sl_log_format_t log_format; /* default text */
     char *log_level;    /* debug|info|warn|error, default info */
     sl_connector_config_t *connectors;
@@ -96,6 +98,14 @@ void sl_config_free(sl_config_t *c); /* NULL-safe */
 const sl_connector_config_t *sl_config_connector(const sl_config_t *c, const char *name);
 /* The config with every secret replaced by "***", as YAML-ish text (for dumps). */
 void sl_config_dump(const sl_config_t *c, sl_buf_t *out);
+/* Non-zero when two connectors have the same settings, key by key from the table
+ * (secret values included, so a rotated ${file:} password counts as a change; the file
+ * and line they were declared at do not). A config reload restarts only connectors for
+ * which this is 0. */
+int sl_config_connector_same(const sl_connector_config_t *a, const sl_connector_config_t *b);
+/* Does tables.include/exclude let `qualified` ("schema.table" / "db.table") through?
+ * An empty include list means every table; "*" matches any; exclude wins. */
+int sl_config_table_wanted(const sl_source_config_t *c, const char *qualified);
 /* Markdown table of every key (name, type, default, required, description). */
 void sl_config_reference(sl_buf_t *out);
 

@@ -87,6 +87,31 @@ int sl_envelope_key(const sl_change_t *c, sl_buf_t *out)
     return 1;
 }
 
+int sl_envelope_keys_equal(const sl_table_t *t, const sl_value_t *a, const sl_value_t *b)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (!t->cols[i].key)
+            continue;
+        if (a[i].kind != b[i].kind)
+            return 0;
+        switch (a[i].kind) {
+        case SL_V_STRING:
+        case SL_V_BYTES:
+        case SL_V_JSON:
+            if (a[i].len != b[i].len || memcmp(a[i].v.s, b[i].v.s, a[i].len) != 0)
+                return 0;
+            break;
+        case SL_V_NULL:
+        case SL_V_UNCHANGED:
+            break;
+        default:
+            if (a[i].v.u != b[i].v.u)
+                return 0;
+        }
+    }
+    return 1;
+}
+
 void sl_envelope_value(const sl_envelope_t *env, const sl_change_t *c, int64_t now_ms,
                        sl_buf_t *out)
 {

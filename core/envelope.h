@@ -34,6 +34,9 @@ void sl_value_to_json(const sl_value_t *v, sl_buf_t *out);
 /* The key object of the primary-key columns, from `after` (or `before` for deletes).
  * Appends nothing and returns 0 when the table has no key (null key); else returns 1. */
 int sl_envelope_key(const sl_change_t *c, sl_buf_t *out);
+/* Non-zero when rows a and b (table->ncols values each) have the same key values; a
+ * source uses it to turn a key change into a delete and a create, as Debezium does. */
+int sl_envelope_keys_equal(const sl_table_t *t, const sl_value_t *a, const sl_value_t *b);
 /* The envelope value. now_ms is the top-level ts_ms (emit time). */
 void sl_envelope_value(const sl_envelope_t *env, const sl_change_t *c, int64_t now_ms,
                        sl_buf_t *out);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
 #include "config/config.h"
@@ -17,6 +18,23 @@
 #define BATCH_BYTES (1u << 20)
 #define COMMIT_INTERVAL_MS 500
 #define TICK_INTERVAL_MS 1000
+#define FLIGHT_MAX 256 /* batches tracked between hand-over and ack; more are merged */
+#define PAUSE_POLL_MS 200
+
+/* A batch handed to the sink and not yet acknowledged: what lag and delivery latency are
+ * computed from. `end` is the position of its last record. */
+typedef struct flight {
+    sl_pos_t end;
+    uint64_t n;
+    int64_t first_ts, last_ts; /* source commit times of its first and last record */
+    int64_t first_us;          /* monotonic time its first record was emitted */
+} flight_t;
+
+/* table -> its metrics counters; the source thread's private cache */
+typedef struct tcache_ent {
+    const sl_table_t *t;
+    sl_metrics_table_t *mt;
+} tcache_ent_t;
 
 struct sl_pipeline {
     const sl_connector_config_t *cfg;
@@ -34,7 +52,19 @@ struct sl_pipeline {
     atomic_int stop;
     pthread_t src_thr, sink_thr;
     int src_started, sink_started, drained;
-    atomic_int finished; /* the source thread has ended */
+    atomic_int finished;  /* the source thread has ended */
+    atomic_int paused;    /* the operator paused the source */
+    atomic_int streaming; /* the source reached its stream since its last (re)connect */
+
+    /* metrics: the worker's (sl_pipeline_set_metrics) or our own */
+    sl_metrics_t *metrics, *own_metrics;
+    int64_t bookmark_mtime_ms; /* of the bookmark file found at create, 0 = none */
+    /* source thread only */
+    const sl_table_t *last_t;
+    sl_metrics_table_t *last_mt;
+    tcache_ent_t *tcache;
+    size_t tcache_cap, tcache_n;
+    int64_t cur_first_us, cur_first_ts; /* first record of cur */
 
     pthread_mutex_t mu; /* guards what follows */
     pthread_cond_t cv;
@@ -43,6 +73,14 @@ struct sl_pipeline {
     int64_t last_store_ms;
     sl_err_t fail_rc;
     char fail_err[1024];
+    int64_t fail_ms;
+    char retry_err[1024]; /* the last transient source error */
+    int64_t retry_ms;
+    uint64_t retries;
+    flight_t flight[FLIGHT_MAX]; /* ring: flight_head is the oldest */
+    size_t flight_head, flight_len;
+    int64_t inflight, last_acked_ts;
+    pthread_cond_t pause_cv;
     sl_buf_t doc; /* bookmark scratch, sink thread only */
 };
 
@@ -60,6 +98,120 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Publish the in-flight figures to the metrics (call with p->mu held). */
+static void flight_publish(sl_pipeline_t *p)
+{
+    int64_t oldest = p->flight_len ? p->flight[p->flight_head].first_ts : -1;
+    sl_metrics_flow(p->metrics, p->inflight, oldest, p->last_acked_ts);
+}
+
+/* Remember a batch that is about to be handed to the sink (source thread). */
+static void flight_add(sl_pipeline_t *p, const sl_batch_t *b)
+{
+    flight_t f = {.end = b->recs[b->n - 1].pos,
+                  .n = b->n,
+                  .first_ts = p->cur_first_ts,
+                  .last_ts = b->recs[b->n - 1].ts_ms,
+                  .first_us = p->cur_first_us};
+    pthread_mutex_lock(&p->mu);
+    if (p->flight_len == FLIGHT_MAX) {
+        /* many small batches wait for one slow ack (a file sink closes a file a minute):
+         * merge into the newest entry, keeping its first record's times */
+        flight_t *last = &p->flight[(p->flight_head + FLIGHT_MAX - 1) % FLIGHT_MAX];
+        last->end = f.end;
+        last->n += f.n;
+        last->last_ts = f.last_ts;
+    } else {
+        p->flight[(p->flight_head + p->flight_len) % FLIGHT_MAX] = f;
+        p->flight_len++;
+    }
+    p->inflight += (int64_t)b->n;
+    flight_publish(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The sink made everything up to durable safe: retire those batches (p->mu held). */
+static void flight_ack(sl_pipeline_t *p, const sl_pos_t *durable)
+{
+    int64_t now = 0;
+    while (p->flight_len) {
+        flight_t *f = &p->flight[p->flight_head];
+        if (sl_pos_cmp(&f->end, durable) > 0)
+            break;
+        if (!now)
+            now = mono_us();
+        sl_metrics_latency(p->metrics, now - f->first_us, f->n);
+        p->inflight -= (int64_t)f->n;
+        p->last_acked_ts = f->last_ts;
+        p->flight_head = (p->flight_head + 1) % FLIGHT_MAX;
+        p->flight_len--;
+    }
+    if (now)
+        flight_publish(p);
+}
+
+/* A slot for pointer p in a power-of-two table (murmur3's finaliser: allocations differ
+ * mostly in their middle bits, which a plain mask would not spread). */
+static size_t ptr_slot(const void *p, size_t cap)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+/* The metrics counters of a table: the last one, else a pointer-keyed open-addressing
+ * cache, else the metrics' own (locked) lookup. Source thread only. */
+static sl_metrics_table_t *table_metrics(sl_pipeline_t *p, const sl_table_t *t)
+{
+    if (t == p->last_t && p->last_mt)
+        return p->last_mt;
+    if (!t) /* not expected from a source; NULL marks an empty cache slot */
+        return sl_metrics_table(p->metrics, "(none)");
+    if (p->tcache_n * 2 >= p->tcache_cap) {
+        size_t cap = p->tcache_cap ? p->tcache_cap * 2 : 64;
+        tcache_ent_t *n = calloc(cap, sizeof(*n));
+        if (!n)
+            abort();
+        for (size_t i = 0; i < p->tcache_cap; i++) {
+            if (!p->tcache[i].t)
+                continue;
+            size_t h = ptr_slot(p->tcache[i].t, cap);
+            while (n[h].t)
+                h = (h + 1) & (cap - 1);
+            n[h] = p->tcache[i];
+        }
+        free(p->tcache);
+        p->tcache = n;
+        p->tcache_cap = cap;
+    }
+    size_t h = ptr_slot(t, p->tcache_cap);
+    while (p->tcache[h].t && p->tcache[h].t != t)
+        h = (h + 1) & (p->tcache_cap - 1);
+    if (!p->tcache[h].t) {
+        p->tcache[h].t = t;
+        p->tcache[h].mt = sl_metrics_table(p->metrics, t->qualified ? t->qualified : "(none)");
+        p->tcache_n++;
+    }
+    p->last_t = t;
+    p->last_mt = p->tcache[h].mt;
+    return p->last_mt;
+}
+
+static inline void mark_streaming(sl_pipeline_t *p)
+{
+    if (!atomic_load_explicit(&p->streaming, memory_order_relaxed))
+        atomic_store(&p->streaming, 1);
+}
+
 /* Record the first fatal error and start stopping everything. */
 static void fail(sl_pipeline_t *p, sl_err_t rc, const char *msg)
 {
@@ -67,6 +219,8 @@ static void fail(sl_pipeline_t *p, sl_err_t rc, const char *msg)
     if (!p->fail_rc) {
         p->fail_rc = rc;
         snprintf(p->fail_err, sizeof(p->fail_err), "%s", msg);
+        p->fail_ms = sl_now_ms();
+        sl_metrics_error(p->metrics, SL_METRIC_ERR_FATAL);
     }
     pthread_mutex_unlock(&p->mu);
     atomic_store(&p->stop, 1);
@@ -81,6 +235,7 @@ static void sink_ack(sl_sink_env_t *env, const sl_pos_t *durable)
         p->acked = *durable;
         p->has_acked = 1;
     }
+    flight_ack(p, durable);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -104,8 +259,15 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
     p->sink_env.ack = sink_ack;
     p->sink_env.opaque = p;
     p->sink_env.connector_name = cfg->name;
+    p->own_metrics = p->metrics = sl_metrics_new();
+    p->last_acked_ts = -1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->pause_cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     *rc = sl_bookmark_load(data_dir, cfg->name, &doc, err, errlen);
     if (*rc)
@@ -117,6 +279,16 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
         p->has_resume = 1;
         p->stored = p->resume;
         p->has_stored = 1;
+        /* the bookmark's age counts from when it was written, not from this start */
+        sl_buf_t path = SL_BUF_INIT;
+        struct stat st;
+        sl_bookmark_path(data_dir, cfg->name, &path);
+        if (stat(path.data, &st) == 0)
+            p->bookmark_mtime_ms =
+                (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        sl_buf_free(&path);
+        if (p->bookmark_mtime_ms)
+            sl_metrics_bookmark_stored(p->metrics, p->bookmark_mtime_ms);
         root = json_loads(doc, 0, NULL);
         json_t *schemas = root ? json_object_get(root, "schemas") : NULL;
         if (schemas) {
@@ -165,6 +337,7 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
         return rc;
     }
     p->last_store_ms = now;
+    sl_metrics_bookmark_stored(p->metrics, sl_now_ms());
     pthread_mutex_lock(&p->mu);
     p->stored = pos;
     p->has_stored = 1;
@@ -186,6 +359,7 @@ static sl_err_t sink_write(sl_pipeline_t *p, sl_batch_t *b)
             fail(p, rc ? rc : SL_ERR_SINK, err[0] ? err : "the sink failed");
             return rc;
         }
+        sl_metrics_error(p->metrics, SL_METRIC_ERR_SINK);
         sl_warn(p->cfg->name, "sink %s: %s; retrying in %lld ms", p->sink_ops->name, err,
                 (long long)backoff);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
@@ -203,6 +377,8 @@ static void *sink_main(void *arg)
     int failed = 0;
     for (;;) {
         sl_batch_t *b = sl_queue_pop(p->q, 200);
+        if (b)
+            sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
         if (b) {
             if (!failed && sink_write(p, b) != SL_OK)
                 failed = 1;
@@ -224,6 +400,8 @@ static void *sink_main(void *arg)
                 failed = 1;
                 continue;
             }
+            if (rc)
+                sl_metrics_error(p->metrics, SL_METRIC_ERR_SINK);
             last_tick = now;
         }
         if (commit(p, 0))
@@ -250,19 +428,54 @@ static sl_err_t push_current(sl_pipeline_t *p)
     if (!b || (!b->n && !b->has_end))
         return SL_OK;
     p->cur = NULL;
+    if (b->n)
+        flight_add(p, b);
     sl_err_t rc = sl_queue_push(p->q, b);
     if (rc) {
         sl_batch_free(b);
         return rc;
     }
+    sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
     return SL_OK;
+}
+
+/* The source is paused: hand over what it emitted, then wait for resume or stop. */
+static sl_err_t wait_resumed(sl_pipeline_t *p)
+{
+    sl_err_t rc = push_current(p);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load(&p->paused) && !atomic_load(&p->stop)) {
+        /* a stop only sets a flag (it must stay signal-safe): poll for it */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += PAUSE_POLL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->pause_cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return atomic_load(&p->stop) ? SL_ERR_STOPPED : SL_OK;
 }
 
 sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *pos)
 {
+    if (atomic_load_explicit(&p->paused, memory_order_relaxed)) {
+        sl_err_t rc = wait_resumed(p);
+        if (rc)
+            return rc;
+    }
+    mark_streaming(p);
     if (!p->cur)
         p->cur = sl_queue_get_free(p->q);
     sl_batch_t *b = p->cur;
+    if (!b->n) {
+        p->cur_first_us = mono_us();
+        p->cur_first_ts = c->commit_ts_ms;
+    }
     sl_record_t *r = sl_batch_add(b);
     r->table = c->table;
     r->op = c->op;
@@ -275,6 +488,7 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
     r->val_len = b->arena.len - r->val_off;
     b->end = *pos;
     b->has_end = 1;
+    sl_metrics_count(table_metrics(p, c->table), c->op, r->key_len + r->val_len);
     if (b->n >= BATCH_RECORDS || b->arena.len >= BATCH_BYTES)
         return push_current(p);
     return SL_OK;
@@ -282,6 +496,7 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
 
 void sl_pipe_progress(sl_pipeline_t *p, const sl_pos_t *pos)
 {
+    mark_streaming(p);
     if (!p->cur)
         p->cur = sl_queue_get_free(p->q);
     p->cur->end = *pos;
@@ -290,7 +505,18 @@ void sl_pipe_progress(sl_pipeline_t *p, const sl_pos_t *pos)
 
 sl_err_t sl_pipe_flush(sl_pipeline_t *p)
 {
+    mark_streaming(p);
     return push_current(p);
+}
+
+int sl_pipe_paused(sl_pipeline_t *p)
+{
+    return atomic_load_explicit(&p->paused, memory_order_relaxed);
+}
+
+void sl_pipe_gauge(sl_pipeline_t *p, const char *name, const char *help, double value)
+{
+    sl_metrics_gauge(p->metrics, name, help, value);
 }
 
 int sl_pipe_stopping(sl_pipeline_t *p)
@@ -360,13 +586,21 @@ static void *source_main(void *arg)
     int64_t backoff = 1000;
     for (;;) {
         err[0] = 0;
+        atomic_store(&p->streaming, 0);
         sl_err_t rc = p->src_ops->run(p->src, err, sizeof(err));
+        atomic_store(&p->streaming, 0);
         if (rc == SL_OK || rc == SL_ERR_STOPPED)
             break;
         if (!sl_err_is_transient(rc)) {
             fail(p, rc, err[0] ? err : sl_err_str(rc));
             break;
         }
+        pthread_mutex_lock(&p->mu);
+        sl_log_redact(err, p->retry_err, sizeof(p->retry_err));
+        p->retry_ms = sl_now_ms();
+        p->retries++;
+        pthread_mutex_unlock(&p->mu);
+        sl_metrics_error(p->metrics, SL_METRIC_ERR_SOURCE);
         sl_warn(p->cfg->name, "%s; reconnecting in %lld ms", err, (long long)backoff);
         if (sl_pipe_sleep(p, backoff))
             break;
@@ -407,6 +641,61 @@ sl_err_t sl_pipeline_start(sl_pipeline_t *p, char *err, size_t errlen)
 void sl_pipeline_stop(sl_pipeline_t *p)
 {
     atomic_store(&p->stop, 1);
+}
+
+void sl_pipeline_set_metrics(sl_pipeline_t *p, sl_metrics_t *m)
+{
+    p->metrics = m;
+    p->last_t = NULL;
+    p->last_mt = NULL;
+    p->tcache_n = 0;
+    if (p->tcache)
+        memset(p->tcache, 0, p->tcache_cap * sizeof(*p->tcache));
+    sl_metrics_flow_reset(m);
+    if (p->bookmark_mtime_ms && sl_metrics_bookmark_age_seconds(m, sl_now_ms()) < 0)
+        sl_metrics_bookmark_stored(m, p->bookmark_mtime_ms);
+}
+
+void sl_pipeline_pause(sl_pipeline_t *p, int paused)
+{
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->paused, paused != 0);
+    pthread_cond_broadcast(&p->pause_cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void sl_pipeline_status(sl_pipeline_t *p, sl_pipeline_status_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&p->mu);
+    st->streaming = atomic_load(&p->streaming);
+    st->paused = atomic_load(&p->paused);
+    st->stopping = atomic_load(&p->stop);
+    st->finished = atomic_load(&p->finished);
+    st->fail_rc = p->fail_rc;
+    if (p->fail_rc) {
+        snprintf(st->last_error, sizeof(st->last_error), "%s", p->fail_err);
+        st->last_error_ms = p->fail_ms;
+    } else if (p->retries) {
+        snprintf(st->last_error, sizeof(st->last_error), "%s", p->retry_err);
+        st->last_error_ms = p->retry_ms;
+    }
+    st->retries = p->retries;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int sl_pipeline_bookmark(sl_pipeline_t *p, sl_buf_t *out)
+{
+    pthread_mutex_lock(&p->mu);
+    int has = p->has_stored;
+    sl_pos_t pos = p->stored;
+    pthread_mutex_unlock(&p->mu);
+    if (!has)
+        return 0;
+    sl_buf_putc(out, '{');
+    p->src_ops->bookmark_render(p->src, &pos, out);
+    sl_buf_putc(out, '}');
+    return 1;
 }
 
 sl_err_t sl_pipeline_wait(sl_pipeline_t *p, char *err, size_t errlen)
@@ -451,6 +740,9 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
     sl_queue_free(p->q);
     sl_schema_cache_free(p->schemas);
     sl_buf_free(&p->doc);
+    free(p->tcache);
+    sl_metrics_free(p->own_metrics);
+    pthread_cond_destroy(&p->pause_cv);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);

@@ -4,7 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libpq-dev libyaml-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev
-      postgresql postgresql-client python3 zstd jq procps)
+      postgresql postgresql-client python3 zstd jq procps
+      librdkafka-dev kcat default-libmysqlclient-dev mariadb-server
+      libmicrohttpd-dev curl shellcheck python3-yaml)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

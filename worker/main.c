@@ -1,5 +1,5 @@
-/* sluice: the command line (contract 3.5): run, validate, check, offsets, version.
- * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
+/* sluice: the command line (contract 3.5): run, validate, check, offsets, healthcheck,
+ * version. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,9 @@
 #include "core/bookmark.h"
 #include "core/log.h"
 #include "core/pipeline.h"
+#include "worker/http.h"
 #include "worker/registry.h"
+#include "worker/supervisor.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -18,16 +20,19 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sluice run -c FILE            stream until SIGTERM/SIGINT, then drain\n"
+            "usage: sluice run -c FILE            stream until SIGTERM/SIGINT, then drain;\n"
+            "                                     SIGHUP reloads the configuration\n"
             "       sluice validate -c FILE       check the configuration (no network)\n"
             "       sluice check -c FILE          preflight against the live servers\n"
             "       sluice offsets show|set|reset -c FILE --connector NAME [--position JSON]\n"
+            "       sluice healthcheck [-c FILE | --address HOST:PORT]\n"
+            "                                     exit 0 when the worker's /healthz says ok\n"
             "       sluice config-reference       print the configuration keys (Markdown)\n"
             "       sluice version\n");
 }
 
 typedef struct args {
-    const char *cmd, *sub, *config, *connector, *position;
+    const char *cmd, *sub, *config, *connector, *position, *address;
 } args_t;
 
 static int parse_args(int argc, char **argv, args_t *a)
@@ -52,6 +57,8 @@ static int parse_args(int argc, char **argv, args_t *a)
             dst = &a->connector;
         else if (!strcmp(o, "--position"))
             dst = &a->position;
+        else if (!strcmp(o, "--address"))
+            dst = &a->address;
         else if (!strcmp(o, "-h") || !strcmp(o, "--help"))
             return -1;
         if (!dst || i + 1 >= argc) {
@@ -99,18 +106,38 @@ static int resolve_ops(const sl_connector_config_t *c, const sl_source_ops_t **s
     return 0;
 }
 
+/* What the loader cannot know: every type is built in, worker.http is an address.
+ * Returns -1 with the sentence in err. */
+static int config_problem(const sl_config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nconnectors; i++) {
+        const sl_connector_config_t *c = &cfg->connectors[i];
+        int no_src = !sl_registry_source(c->source.type);
+        if (no_src || !sl_registry_sink(c->sink.type)) {
+            snprintf(err, errlen,
+                     "%s:%d: connector %s: %s type %s is not built into this worker", c->file,
+                     c->line, c->name, no_src ? "source" : "sink",
+                     no_src ? c->source.type : c->sink.type);
+            return -1;
+        }
+    }
+    char host[256], port[8];
+    if (cfg->http && sl_http_parse_address(cfg->http, host, sizeof(host), port,
+                                           sizeof(port), err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 static int cmd_validate(const args_t *a)
 {
+    char err[1024];
     sl_config_t *cfg = load_config(a);
     if (!cfg)
         return EXIT_USAGE;
-    for (size_t i = 0; i < cfg->nconnectors; i++) {
-        const sl_source_ops_t *src;
-        const sl_sink_ops_t *sink;
-        if (resolve_ops(&cfg->connectors[i], &src, &sink)) {
-            sl_config_free(cfg);
-            return EXIT_USAGE;
-        }
+    if (config_problem(cfg, err, sizeof(err))) {
+        fprintf(stderr, "sluice: %s\n", err);
+        sl_config_free(cfg);
+        return EXIT_USAGE;
     }
     printf("%s: ok (%zu connector%s)\n", a->config, cfg->nconnectors,
            cfg->nconnectors == 1 ? "" : "s");
@@ -159,15 +186,101 @@ static int cmd_check(const args_t *a)
     return rc;
 }
 
+/* The HTTP API as configured. An address the operator wrote that cannot be bound is
+ * fatal (*fatal set); the default address, when taken (a second worker on one machine),
+ * is only a warning. Returns NULL when the API is off or could not start. */
+static sl_http_t *start_http(const sl_config_t *cfg, sl_sup_t *sup, int *fatal)
+{
+    char err[1024], host[256], port[8];
+    int in_use = 0;
+    const char *addr = cfg->http ? cfg->http : SL_HTTP_DEFAULT_ADDRESS;
+    *fatal = 0;
+    if (sl_http_parse_address(addr, host, sizeof(host), port, sizeof(port), err,
+                              sizeof(err)) > 0) {
+        sl_info(NULL, "HTTP API turned off (worker.http: \"%s\")", addr);
+        return NULL;
+    }
+    sl_http_t *h = sl_http_start(addr, cfg->http_token, sup, &in_use, err, sizeof(err));
+    if (h) {
+        sl_info(NULL, "HTTP API on http://%s/ (%s)", sl_http_address(h),
+                cfg->http_token ? "bearer token required" : "no token");
+        return h;
+    }
+    if (!cfg->http && in_use) {
+        sl_warn(NULL, "%s; running without the HTTP API (set worker.http to a free address "
+                      "to have it)", err);
+        return NULL;
+    }
+    sl_error(NULL, "%s", err);
+    *fatal = 1;
+    return NULL;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The HTTP settings in force, to tell what a reload changed. */
+typedef struct http_state {
+    sl_http_t *h;
+    char *address; /* cfg->http as configured (NULL = absent) */
+    char *token;
+} http_state_t;
+
+static void http_state_clear(http_state_t *hs)
+{
+    free(hs->address);
+    if (hs->token)
+        explicit_bzero(hs->token, strlen(hs->token));
+    free(hs->token);
+    hs->address = hs->token = NULL;
+}
+
+static void http_state_set(http_state_t *hs, const sl_config_t *cfg)
+{
+    http_state_clear(hs);
+    hs->address = cfg->http ? strdup(cfg->http) : NULL;
+    hs->token = cfg->http_token ? strdup(cfg->http_token) : NULL;
+}
+
+/* SIGHUP: load the file again; on any problem keep running as before. Connectors are
+ * compared one by one in the supervisor; only changed ones are restarted. */
+static void reload(const args_t *a, sl_sup_t *sup, http_state_t *hs)
+{
+    char err[1024];
+    sl_info(NULL, "SIGHUP: reloading %s", a->config);
+    sl_config_t *cfg = sl_config_load(a->config, err, sizeof(err));
+    if (!cfg || config_problem(cfg, err, sizeof(err))) {
+        sl_error(NULL, "%s; keeping the running configuration", err);
+        sl_config_free(cfg);
+        return;
+    }
+    int lvl = sl_log_level_parse(cfg->log_level ? cfg->log_level : "info");
+    sl_log_setup(cfg->log_format == SL_LOG_JSON, lvl < 0 ? SL_LOG_INFO : (sl_log_level_t)lvl);
+    if (!same_str(hs->address, cfg->http)) {
+        int fatal;
+        sl_http_stop(hs->h);
+        hs->h = start_http(cfg, sup, &fatal); /* on failure: logged, the API stays off */
+    } else if (hs->h && !same_str(hs->token, cfg->http_token)) {
+        sl_http_set_token(hs->h, cfg->http_token);
+        sl_info(NULL, "HTTP API token %s", cfg->http_token ? "changed" : "removed");
+    }
+    http_state_set(hs, cfg);
+    sl_sup_apply(sup, cfg);
+}
+
 static int cmd_run(const args_t *a)
 {
+    char err[1024];
     sl_config_t *cfg = load_config(a);
     if (!cfg)
         return EXIT_USAGE;
-    size_t n = cfg->nconnectors;
-    sl_pipeline_t **pipes = calloc(n ? n : 1, sizeof(*pipes));
-    int rc = 0;
-    char err[1024];
+    if (config_problem(cfg, err, sizeof(err))) {
+        fprintf(stderr, "sluice: %s\n", err);
+        sl_config_free(cfg);
+        return EXIT_USAGE;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -177,68 +290,77 @@ static int cmd_run(const args_t *a)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    for (size_t i = 0; i < n && !rc; i++) {
-        const sl_connector_config_t *c = &cfg->connectors[i];
-        const sl_source_ops_t *src;
-        const sl_sink_ops_t *sink;
-        sl_err_t e;
-        if (resolve_ops(c, &src, &sink)) {
-            rc = EXIT_USAGE;
-            break;
-        }
-        pipes[i] = sl_pipeline_create(c, cfg->data_dir, src, sink, &e, err, sizeof(err));
-        if (!pipes[i]) {
-            sl_error(c->name, "%s", err);
-            rc = e == SL_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
-            break;
-        }
-        e = sl_pipeline_start(pipes[i], err, sizeof(err));
-        if (e) {
-            sl_error(c->name, "%s", err);
-            rc = e == SL_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
-            break;
-        }
-        sl_info(c->name, "started (%s -> %s)", src->name, sink->name);
+    sl_sup_t *sup = sl_sup_new();
+    http_state_t hs = {0};
+    int fatal;
+    hs.h = start_http(cfg, sup, &fatal);
+    if (fatal) {
+        sl_config_free(cfg);
+        sl_sup_free(sup);
+        return EXIT_RUNTIME;
     }
+    http_state_set(&hs, cfg);
+    sl_sup_apply(sup, cfg); /* the supervisor owns cfg from here */
 
-    /* wait for a signal or for every connector to end */
-    int stopping = rc != 0;
-    while (!stopping) {
+    /* supervise until a signal, or until there is nothing left to do */
+    int rc = 0;
+    for (;;) {
+        sl_sup_tick(sup);
+        if (sl_sup_done(sup, &rc)) {
+            if (rc)
+                sl_error(NULL, "every connector failed before it could stream; giving up "
+                               "(fix what the errors above say and start again)");
+            else
+                sl_info(NULL, "every connector has finished");
+            break;
+        }
         struct timespec ts = {0, 250000000L};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) {
             sl_info(NULL, "received %s: draining and committing",
                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stopping = 1;
-        } else if (sig == SIGHUP) {
-            sl_info(NULL, "SIGHUP: configuration reload is not supported yet; ignored");
+            break;
         }
-        size_t done = 0;
-        for (size_t i = 0; i < n; i++)
-            if (sl_pipeline_finished(pipes[i]))
-                done++;
-        if (done) /* one connector ended (failed or finished): stop the others too */
-            stopping = 1;
+        if (sig == SIGHUP)
+            reload(a, sup, &hs);
     }
-    for (size_t i = 0; i < n; i++)
-        if (pipes[i])
-            sl_pipeline_stop(pipes[i]);
-    for (size_t i = 0; i < n; i++) {
-        if (!pipes[i])
-            continue;
-        err[0] = 0;
-        if (sl_pipeline_wait(pipes[i], err, sizeof(err))) {
-            sl_error(cfg->connectors[i].name, "%s", err);
-            if (!rc)
-                rc = EXIT_RUNTIME;
-        } else {
-            sl_info(cfg->connectors[i].name, "stopped; bookmark committed");
-        }
-        sl_pipeline_destroy(pipes[i]);
-    }
-    free(pipes);
-    sl_config_free(cfg);
+    /* the API answers while the connectors drain; it goes last */
+    int failed = sl_sup_shutdown(sup);
+    if (!rc && failed)
+        rc = EXIT_RUNTIME;
+    sl_http_stop(hs.h);
+    sl_sup_free(sup);
+    http_state_clear(&hs);
     return rc;
+}
+
+/* `sluice healthcheck`: a probe for container HEALTHCHECKs, so the image needs no curl.
+ * The address comes from --address, else from the config's worker.http, else from
+ * $SLUICE_HEALTHCHECK_ADDRESS, else the default. */
+static int cmd_healthcheck(const args_t *a)
+{
+    char err[1024];
+    const char *addr = a->address;
+    sl_config_t *cfg = NULL;
+    if (!addr && a->config) {
+        cfg = sl_config_load(a->config, err, sizeof(err));
+        if (!cfg) {
+            fprintf(stderr, "sluice: %s\n", err);
+            return EXIT_USAGE;
+        }
+        addr = cfg->http;
+    }
+    if (!addr) {
+        const char *env = getenv("SLUICE_HEALTHCHECK_ADDRESS");
+        addr = env && *env ? env : SL_HTTP_DEFAULT_ADDRESS;
+    }
+    int rc = sl_http_probe(addr, "/healthz", 3000, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "sluice: healthcheck: %s\n", err);
+    else
+        printf("ok\n");
+    sl_config_free(cfg);
+    return rc ? EXIT_RUNTIME : 0;
 }
 
 static int cmd_offsets(const args_t *a)
@@ -337,6 +459,8 @@ int main(int argc, char **argv)
         return cmd_run(&a);
     if (!strcmp(a.cmd, "offsets"))
         return cmd_offsets(&a);
+    if (!strcmp(a.cmd, "healthcheck"))
+        return cmd_healthcheck(&a);
     fprintf(stderr, "sluice: unknown command %s\n", a.cmd);
     usage(stderr);
     return EXIT_USAGE;

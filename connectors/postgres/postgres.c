@@ -21,6 +21,7 @@
 #define FEEDBACK_INTERVAL_MS 10000
 #define SLOT_BUSY_WAIT_MS 10000
 #define HEARTBEAT_PREFIX "sluice_heartbeat"
+#define SLOT_LAG_INTERVAL_MS 5000
 #define TEXTOID 25
 #define TEXTARRAYOID 1009
 
@@ -71,6 +72,7 @@ typedef struct pg_source {
     uint64_t reported_flush;
     int64_t last_feedback_ms, last_heartbeat_ms;
     int heartbeat_off;
+    int64_t last_slot_lag_ms; /* metrics: when the slot lag was last published */
 } pg_source_t;
 
 void sl_pg_lsn_format(uint64_t lsn, char *out, size_t n)
@@ -301,21 +303,6 @@ static void priv_free(void *p)
 
 /* ---- table filter ---- */
 
-static int list_has(const sl_strlist_t *l, const char *q)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], q) == 0 || strcmp(l->v[i], "*") == 0)
-            return 1;
-    return 0;
-}
-
-static int table_wanted(const sl_source_config_t *c, const char *qualified)
-{
-    if (c->include.n && !list_has(&c->include, qualified))
-        return 0;
-    return !list_has(&c->exclude, qualified);
-}
-
 static pg_rel_t *find_rel(pg_source_t *s, uint32_t relid)
 {
     for (size_t i = 0; i < s->nrels; i++)
@@ -369,7 +356,7 @@ static sl_err_t on_relation(pg_source_t *s, const sl_pgo_msg_t *m, char *err, si
     }
     r->replident = m->u.rel.replident;
     sl_table_t *t = sl_table_new(s->cfg->source.database, m->u.rel.nspname, m->u.rel.relname);
-    r->excluded = !table_wanted(&s->cfg->source, t->qualified);
+    r->excluded = !sl_config_table_wanted(&s->cfg->source, t->qualified);
     if (r->excluded) {
         r->table = NULL;
         sl_table_free(t);
@@ -525,31 +512,6 @@ static sl_err_t emit(pg_source_t *s, pg_rel_t *r, char op, const sl_value_t *bef
     return SL_OK;
 }
 
-static int keys_equal(const sl_table_t *t, const sl_value_t *a, const sl_value_t *b)
-{
-    for (size_t i = 0; i < t->ncols; i++) {
-        if (!t->cols[i].key)
-            continue;
-        if (a[i].kind != b[i].kind)
-            return 0;
-        switch (a[i].kind) {
-        case SL_V_STRING:
-        case SL_V_BYTES:
-        case SL_V_JSON:
-            if (a[i].len != b[i].len || memcmp(a[i].v.s, b[i].v.s, a[i].len) != 0)
-                return 0;
-            break;
-        case SL_V_NULL:
-        case SL_V_UNCHANGED:
-            break;
-        default:
-            if (a[i].v.u != b[i].v.u)
-                return 0;
-        }
-    }
-    return 1;
-}
-
 static sl_err_t on_change(pg_source_t *s, const sl_pgo_msg_t *m, char *err, size_t errlen)
 {
     pg_rel_t *r = find_rel(s, m->u.change.relid);
@@ -590,7 +552,7 @@ static sl_err_t on_change(pg_source_t *s, const sl_pgo_msg_t *m, char *err, size
         return rc;
     if (m->type == 'I')
         return emit(s, r, 'c', NULL, s->after, err, errlen);
-    if (before && sl_table_nkeys(t) && !keys_equal(t, before, s->after)) {
+    if (before && sl_table_nkeys(t) && !sl_envelope_keys_equal(t, before, s->after)) {
         /* the key changed: like Debezium, a delete of the old key then a create of the
          * new one, so each key's history stays on its own key */
         rc = emit(s, r, 'd', before, NULL, err, errlen);
@@ -763,6 +725,30 @@ static void heartbeat(pg_source_t *s)
     PQclear(r);
 }
 
+/* Metrics: the WAL the server keeps for our slot beyond what we confirmed, published as
+ * the gauge sluice_postgres_slot_lag_bytes every SLOT_LAG_INTERVAL_MS at most. Best
+ * effort on the SQL connection: a failed query only leaves the gauge as it was. */
+static void publish_slot_lag(pg_source_t *s)
+{
+    int64_t now = sl_now_ms();
+    if (now - s->last_slot_lag_ms < SLOT_LAG_INTERVAL_MS)
+        return;
+    s->last_slot_lag_ms = now;
+    const char *slot[] = {s->cfg->source.slot};
+    PGresult *r = PQexecParams(s->sql,
+                               "SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN "
+                               "pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, "
+                               "confirmed_flush_lsn) FROM pg_replication_slots "
+                               "WHERE slot_name = $1",
+                               1, NULL, slot, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        sl_pipe_gauge(s->pipe, "postgres_slot_lag_bytes",
+                      "WAL bytes PostgreSQL retains for the slot beyond what sluice "
+                      "confirmed (current WAL position minus confirmed_flush_lsn).",
+                      strtod(PQgetvalue(r, 0, 0), NULL));
+    PQclear(r);
+}
+
 /* Ensure the publication and slot exist (creating them when configured) and that the
  * slot can serve the bookmark. Returns the LSN to start from. */
 static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t errlen)
@@ -798,7 +784,10 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
         sl_buf_t sql = SL_BUF_INIT;
         sl_buf_puts(&sql, "CREATE PUBLICATION ");
         quote_ident(s->sql, c->publication, &sql);
-        if (c->include.n && !list_has(&c->include, "*")) {
+        int all = !c->include.n;
+        for (size_t i = 0; i < c->include.n; i++)
+            all |= strcmp(c->include.v[i], "*") == 0;
+        if (!all) {
             sl_buf_puts(&sql, " FOR TABLE ");
             for (size_t i = 0; i < c->include.n; i++) {
                 const char *dot = strchr(c->include.v[i], '.');
@@ -960,6 +949,18 @@ static sl_err_t stream(pg_source_t *s, char *err, size_t errlen)
     for (;;) {
         if (sl_pipe_stopping(s->pipe))
             return SL_ERR_STOPPED;
+        publish_slot_lag(s);
+        if (sl_pipe_paused(s->pipe)) {
+            /* paused by the operator: read nothing more, but keep sending standby status
+             * so wal_sender_timeout does not end the session, and let the sink commit */
+            sl_err_t rc = sl_pipe_flush(s->pipe);
+            if (!rc)
+                rc = send_feedback(s, 0, 0, err, errlen);
+            if (rc)
+                return rc;
+            sl_pipe_sleep(s->pipe, 200);
+            continue;
+        }
         char *buf = NULL;
         int n = PQgetCopyData(s->repl, &buf, 1);
         if (n == 0) {
@@ -1213,7 +1214,7 @@ static sl_err_t pg_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
         for (int i = 0; i < PQntuples(r); i++) {
             char ident = PQgetvalue(r, i, 1)[0];
             int pk = PQgetvalue(r, i, 2)[0] == 't';
-            if (!table_wanted(c, PQgetvalue(r, i, 0)))
+            if (!sl_config_table_wanted(c, PQgetvalue(r, i, 0)))
                 continue;
             int ok = ident == 'f' || ident == 'i' || (ident == 'd' && pk);
             failed |= !ok;

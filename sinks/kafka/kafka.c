@@ -1,0 +1,1378 @@
+/* sluice: the Kafka sink: Debezium-compatible envelopes to one topic per table, keyed by
+ * primary key, with an idempotent librdkafka producer whose delivery reports drive acks.
+ *
+ * Topics and messages (contract 3.2):
+ *  - Table topic "<prefix>.<schema or db>.<table>". Kafka allows only [A-Za-z0-9._-] in
+ *    names, so any other byte becomes '_' (as Debezium does); a warning names each such
+ *    topic once. A name longer than Kafka's 249 bytes is a fatal error.
+ *  - Key: the record's key JSON (key_len 0: a null key, spread at random by the Java
+ *    murmur2_random partitioner, so keyed records land where Java producers put them).
+ *    Value: the envelope. After a delete ('d') of a keyed row, a tombstone (same key,
+ *    null value) follows when sink.tombstones is on.
+ *  - The first time a table version (schema cache pointer) is seen, sl_table_to_json()
+ *    goes to the compacted topic "<prefix>.__schemas" keyed "<qualified>:v<version>".
+ *    A restart publishes again under the same key; compaction keeps one.
+ *  - Missing topics are created with the Admin API (topic_partitions, topic_replication;
+ *    the schema and bookmark topics are compacted with one partition), or, with
+ *    create_topics off, are an error that names the topic.
+ *
+ * Durability (at-least-once, the default): every record gets a slot in an in-order ring
+ * holding its position and the number of its messages not yet delivered (value,
+ * tombstone, schema document). The message opaque is the slot's sequence number; the
+ * delivery-report callback (served by rd_kafka_poll on the sink thread, never elsewhere)
+ * decrements it. Reports arrive out of order across partitions; the head of the ring only
+ * advances over fully delivered slots, and the position of the last slot passed is acked,
+ * so an ack never covers an undelivered record. A batch end becomes a slot with nothing
+ * pending, acked as soon as everything before it is delivered. A slot is created holding
+ * one extra count that is released when all its messages are queued, so a poll in the
+ * middle of a record cannot pass it.
+ *
+ * Broker trouble: message.timeout.ms is 0 (infinite) and the producer is idempotent, so
+ * librdkafka retries without reordering or duplicating and nothing is ever dropped. When
+ * the local queue is full the sink polls and retries; after STALL_MS without a single
+ * delivery it returns SL_ERR_RETRY and remembers where it stopped in the batch, so the
+ * pipeline's retry of the same batch goes on from there (a retry never re-sends what was
+ * queued). Memory stays bounded by the queue limits set below and backpressure reaches
+ * the source. A failed delivery (only permanent errors fail with an infinite timeout) or
+ * a fatal producer error breaks the sink: SL_ERR_SINK with one sentence, no ack after it.
+ *
+ * Exactly-once (sink.exactly_once): a transactional producer with transactional.id
+ * "sluice-<connector>" (a second worker with the same connector fences the first). Each
+ * batch is one transaction carrying its records and a bookmark message (key = connector
+ * name, value {"connector":..,"pos":"<sl_pos_key>","minor":n}) to the compacted topic
+ * "<prefix>.__bookmarks". The ack follows the commit. At start the last committed
+ * bookmark is read back (read_committed) and records at or before it are dropped, so a
+ * core bookmark that lags the Kafka one never duplicates a committed record. (The core
+ * cannot yet load its resume position from that topic: that needs a core hook.)
+ *
+ * Threading: librdkafka calls the log callback from its own threads (sl_log is
+ * thread-safe); the delivery and error callbacks only run inside rd_kafka_poll/flush on
+ * the sink thread. Secrets: property values are never put in a message (librdkafka's
+ * errors quote values; they are masked before use). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include "config/config.h"
+#include "core/log.h"
+#include "sinks/kafka/kafka.h"
+
+#define STALL_MS 5000             /* queue full and no delivery this long: SL_ERR_RETRY */
+#define FLUSH_STALL_MS 30000      /* flush gives up after this long without a delivery */
+#define METADATA_TIMEOUT_MS 10000 /* one topic's metadata request */
+#define ADMIN_TIMEOUT_MS 30000    /* CreateTopics request and operation */
+#define TXN_TIMEOUT_MS 30000      /* init/commit/abort of a transaction, per call */
+#define TOPIC_MAX 249             /* Kafka's limit on topic name length */
+#define RING_MIN 4096
+#define WARN_EVERY_MS 10000 /* transient broker errors are logged this often */
+
+typedef struct ktopic {
+    char *name; /* owned */
+    uint64_t hash;
+    rd_kafka_topic_t *rkt;
+    int ready; /* known to exist (seen in metadata or created) */
+    struct ktopic *next;
+} ktopic_t;
+
+/* A table version that has been seen: its topic and whether its schema was published. */
+typedef struct ktver {
+    const sl_table_t *table;
+    ktopic_t *topic;
+    int schema_sent;
+    uint64_t schema_txn; /* exactly-once: the transaction that carried the schema */
+    struct ktver *next;
+} ktver_t;
+
+typedef struct slot {
+    sl_pos_t pos;
+    uint32_t pending; /* messages of this record not yet delivered (+1 while queuing) */
+} slot_t;
+
+typedef enum { TXN_NONE, TXN_OPEN, TXN_COMMITTING } txn_state_t;
+
+typedef struct kafka_sink {
+    sl_sink_env_t *env;
+    const char *conn; /* connector name for log lines, borrowed from env */
+    rd_kafka_t *rk;
+    const sl_sink_config_t *cfg; /* borrowed: the config outlives the sink */
+    char *prefix;                /* owned: the topic prefix with invalid bytes replaced */
+    int tombstones, create_topics, partitions, replication, eos;
+
+    ktopic_t **topics; /* hash by name */
+    size_t ntopics, topic_buckets;
+    ktver_t **tvers; /* hash by table pointer */
+    size_t ntvers, tver_buckets;
+    const sl_table_t *last_table; /* one-entry cache in front of tvers */
+    ktver_t *last_tver;
+    ktopic_t *schemas;   /* "<prefix>.__schemas" */
+    ktopic_t *bookmarks; /* "<prefix>.__bookmarks" (exactly-once) */
+
+    slot_t *ring; /* power-of-two size; seq s lives at s & (ring_cap - 1) */
+    size_t ring_cap;
+    uint64_t head, tail; /* sequence numbers: [head, tail) are live; 0 means "no slot" */
+    uint64_t delivered;  /* messages delivered so far: progress for stall detection */
+    uint64_t cur_seq;    /* the slot of the record being queued */
+
+    sl_pos_t resume; /* records at or before it are durable already and dropped */
+    int has_resume;
+    sl_pos_t last_rec; /* positions of records must increase */
+    int has_last_rec;
+    sl_pos_t last_end; /* the newest batch end given a slot */
+    int has_last_end;
+    sl_pos_t acked;
+    int has_acked;
+
+    /* a write that returned SL_ERR_RETRY part-way: where the same batch goes on */
+    const sl_batch_t *retry_batch;
+    size_t retry_idx;
+    int retry_step;
+    int64_t stall_start;
+    uint64_t stall_delivered;
+
+    /* exactly-once */
+    int eos_ready; /* transactions initialised and the Kafka bookmark read */
+    txn_state_t txn;
+    uint64_t txn_no;
+    sl_pos_t txn_last_rec; /* last_rec before the open transaction (restored on abort) */
+    int txn_has_last_rec;
+    sl_pos_t txn_pos; /* the position the open transaction's bookmark names */
+    int txn_has_pos;
+    size_t txn_records;
+
+    uint64_t produced, skipped;
+    int64_t last_warn_ms;
+    int fatal_seen; /* the error callback saw RD_KAFKA_RESP_ERR__FATAL */
+    int closing;    /* destroy: delivery reports change nothing any more */
+    sl_buf_t scratch;
+    sl_err_t broken; /* after a fatal failure nothing more is produced or acked */
+    char broken_msg[512];
+} kafka_sink_t;
+
+/* ---------------------------------------------------------------- small helpers */
+
+static uint64_t fnv(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remember the first fatal failure: from then on nothing is produced or acked. */
+static sl_err_t fail(kafka_sink_t *s, sl_err_t rc, char *err, size_t errlen,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static sl_err_t fail(kafka_sink_t *s, sl_err_t rc, char *err, size_t errlen,
+                     const char *fmt, ...)
+{
+    char msg[sizeof(s->broken_msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!s->broken) {
+        s->broken = rc;
+        snprintf(s->broken_msg, sizeof(s->broken_msg), "%s", msg);
+    }
+    return sl_err_set(err, errlen, rc, "%s", msg);
+}
+
+static sl_err_t broken(kafka_sink_t *s, char *err, size_t errlen)
+{
+    return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
+}
+
+/* Keys of librdkafka properties whose values are secrets (the config loader's rule). */
+static int secret_key(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "key.pem") ||
+           strstr(key, "sasl.oauthbearer.config");
+}
+
+static void mask_one(sl_buf_t *b, const char *v)
+{
+    size_t vl = v ? strlen(v) : 0;
+    if (vl == 0 || !b->data)
+        return;
+    sl_buf_t o = SL_BUF_INIT;
+    const char *p = b->data;
+    const char *hit;
+    while ((hit = strstr(p, v)) != NULL) {
+        sl_buf_append(&o, p, (size_t)(hit - p));
+        sl_buf_puts(&o, "***");
+        p = hit + vl;
+    }
+    sl_buf_puts(&o, p);
+    sl_buf_free(b);
+    *b = o;
+}
+
+/* Copy src to dst (size n) with secrets masked: registered secrets (sl_log_redact), the
+ * values of secret-looking properties, and `also` (the value librdkafka just rejected:
+ * its error strings quote the offending value). */
+static void mask_values(const sl_sink_config_t *cfg, const char *src, const char *also,
+                        char *dst, size_t n)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_puts(&b, src ? src : "");
+    mask_one(&b, also);
+    for (size_t i = 0; cfg && i < cfg->nkafka; i++)
+        if (secret_key(cfg->kafka[i].key))
+            mask_one(&b, cfg->kafka[i].value);
+    sl_log_redact(b.data ? b.data : "", dst, n);
+    sl_buf_free(&b);
+}
+
+/* Append a name component with every byte Kafka does not allow in topic names replaced
+ * by '_'. Returns the number of bytes replaced. */
+static size_t put_topic_part(sl_buf_t *out, const char *s)
+{
+    size_t changed = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '-') {
+            sl_buf_putc(out, (char)c);
+        } else {
+            sl_buf_putc(out, '_');
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* ------------------------------------------------------------ librdkafka callbacks */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kafka_sink_t *s = opaque;
+    if (s->closing)
+        return;
+    if (m->err) {
+        char fe[8];
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
+            rd_kafka_fatal_error(rk, fe, sizeof(fe))) {
+            /* after a fatal error the queue is purged; check_fatal words the cause */
+            s->fatal_seen = 1;
+            return;
+        }
+        if (s->eos)
+            return; /* the transaction's commit reports it and aborts */
+        if (!s->broken) {
+            char tmp[512];
+            snprintf(
+                tmp, sizeof(tmp),
+                "Kafka did not accept a record for topic %s: %s; the connector stops "
+                "and its bookmark stays before that record",
+                m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+            s->broken = SL_ERR_SINK;
+            mask_values(s->cfg, tmp, NULL, s->broken_msg, sizeof(s->broken_msg));
+        }
+        return;
+    }
+    s->delivered++;
+    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+    if (seq == 0 || seq < s->head || seq >= s->tail)
+        return; /* no slot (exactly-once, bookmarks) */
+    slot_t *sl = &s->ring[seq & (s->ring_cap - 1)];
+    if (sl->pending)
+        sl->pending--;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_sink_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        s->fatal_seen = 1;
+        return;
+    }
+    /* Transient (brokers down, transport): librdkafka retries by itself. Log now and then
+     * so an outage is visible without flooding. */
+    int64_t now = mono_ms();
+    if (now - s->last_warn_ms < WARN_EVERY_MS)
+        return;
+    s->last_warn_ms = now;
+    char tmp[512];
+    mask_values(s->cfg, reason, NULL, tmp, sizeof(tmp));
+    sl_warn(s->conn, "kafka: %s (%s); retrying, nothing is skipped",
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), tmp);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const kafka_sink_t *s = rd_kafka_opaque(rk);
+    char tmp[512];
+    if (s)
+        mask_values(s->cfg, buf, NULL, tmp, sizeof(tmp));
+    else
+        sl_log_redact(buf, tmp, sizeof(tmp));
+    sl_log_level_t l = level <= 4 ? SL_LOG_WARN : level <= 6 ? SL_LOG_INFO : SL_LOG_DEBUG;
+    /* connection failures repeat every second per broker while one is down; the error
+     * callback already reports the outage, rate-limited */
+    if (strcmp(fac, "FAIL") == 0)
+        l = SL_LOG_DEBUG;
+    sl_log(l, s ? s->conn : NULL, "librdkafka %s: %s", fac, tmp);
+}
+
+/* After a poll: turn a fatal producer error into a broken sink. */
+static void check_fatal(kafka_sink_t *s)
+{
+    if (!s->fatal_seen || s->broken)
+        return;
+    char reason[512], tmp[700];
+    rd_kafka_resp_err_t e = rd_kafka_fatal_error(s->rk, reason, sizeof(reason));
+    snprintf(tmp, sizeof(tmp),
+             "the Kafka producer failed fatally (%s: %s); the connector stops and its "
+             "bookmark stays at the last delivered record",
+             rd_kafka_err2name(e), reason);
+    s->broken = SL_ERR_SINK;
+    mask_values(s->cfg, tmp, NULL, s->broken_msg, sizeof(s->broken_msg));
+}
+
+/* ---------------------------------------------------------------- acks and the ring */
+
+static slot_t *ring_at(kafka_sink_t *s, uint64_t seq)
+{
+    return &s->ring[seq & (s->ring_cap - 1)];
+}
+
+static uint64_t ring_push(kafka_sink_t *s, const sl_pos_t *pos, uint32_t pending)
+{
+    if (s->tail - s->head == s->ring_cap) {
+        /* more in flight than ever before: double, keeping each seq's new index */
+        size_t ncap = s->ring_cap * 2;
+        slot_t *n = xcalloc(ncap, sizeof(*n));
+        for (uint64_t q = s->head; q < s->tail; q++)
+            n[q & (ncap - 1)] = s->ring[q & (s->ring_cap - 1)];
+        free(s->ring);
+        s->ring = n;
+        s->ring_cap = ncap;
+    }
+    slot_t *sl = ring_at(s, s->tail);
+    sl->pos = *pos;
+    sl->pending = pending;
+    return s->tail++;
+}
+
+/* Ack p unless it is not past what was acked already (an equal position with a larger
+ * minor is news: PostgreSQL's end-of-commit LSN). */
+static void ack(kafka_sink_t *s, const sl_pos_t *p)
+{
+    if (s->broken)
+        return;
+    if (s->has_acked) {
+        int c = sl_pos_cmp(p, &s->acked);
+        if (c < 0 || (c == 0 && p->minor <= s->acked.minor))
+            return;
+    }
+    s->acked = *p;
+    s->has_acked = 1;
+    s->env->ack(s->env, &s->acked);
+}
+
+/* Pass every fully delivered slot at the head and ack the last one passed. */
+static void advance(kafka_sink_t *s)
+{
+    sl_pos_t last;
+    int any = 0;
+    while (s->head < s->tail) {
+        slot_t *sl = ring_at(s, s->head);
+        if (sl->pending)
+            break;
+        last = sl->pos;
+        any = 1;
+        s->head++;
+    }
+    if (any)
+        ack(s, &last);
+}
+
+static void poll_events(kafka_sink_t *s, int timeout_ms)
+{
+    rd_kafka_poll(s->rk, timeout_ms);
+    check_fatal(s);
+    if (!s->eos)
+        advance(s);
+}
+
+/* ---------------------------------------------------------------- topics */
+
+static ktopic_t *topic_get(kafka_sink_t *s, const char *name)
+{
+    uint64_t h = fnv(name, strlen(name));
+    if (s->topic_buckets) {
+        for (ktopic_t *t = s->topics[h & (s->topic_buckets - 1)]; t; t = t->next)
+            if (t->hash == h && strcmp(t->name, name) == 0)
+                return t;
+    }
+    if (s->ntopics >= s->topic_buckets) {
+        size_t nb = s->topic_buckets ? s->topic_buckets * 2 : 64;
+        ktopic_t **b = xcalloc(nb, sizeof(*b));
+        for (size_t i = 0; i < s->topic_buckets; i++) {
+            for (ktopic_t *t = s->topics[i], *next; t; t = next) {
+                next = t->next;
+                t->next = b[t->hash & (nb - 1)];
+                b[t->hash & (nb - 1)] = t;
+            }
+        }
+        free(s->topics);
+        s->topics = b;
+        s->topic_buckets = nb;
+    }
+    ktopic_t *t = xcalloc(1, sizeof(*t));
+    t->name = xstrdup(name);
+    t->hash = h;
+    /* default topic config: the producer's, which is what we set */
+    t->rkt = rd_kafka_topic_new(s->rk, name, NULL);
+    if (!t->rkt)
+        abort(); /* only fails on an invalid topic conf, and we pass none */
+    t->next = s->topics[h & (s->topic_buckets - 1)];
+    s->topics[h & (s->topic_buckets - 1)] = t;
+    s->ntopics++;
+    return t;
+}
+
+/* Create a missing topic with the Admin API. */
+static sl_err_t topic_create(kafka_sink_t *s, ktopic_t *t, int compact, int partitions,
+                             char *err, size_t errlen)
+{
+    char errstr[512];
+    sl_err_t rc = SL_OK;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(t->name, partitions, s->replication,
+                                                    errstr, sizeof(errstr));
+    if (!nt)
+        return fail(s, SL_ERR_CONFIG, err, errlen, "cannot create Kafka topic %s: %s",
+                    t->name, errstr);
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr,
+                                              sizeof(errstr));
+    rd_kafka_AdminOptions_set_operation_timeout(opt, ADMIN_TIMEOUT_MS, errstr,
+                                                sizeof(errstr));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+    rd_kafka_CreateTopics(s->rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *why = "no answer";
+    if (ev && rd_kafka_event_error(ev)) {
+        e = rd_kafka_event_error(ev);
+        why = rd_kafka_event_error_string(ev);
+    } else if (ev) {
+        const rd_kafka_CreateTopics_result_t *res =
+            rd_kafka_event_CreateTopics_result(ev);
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+        if (n >= 1) {
+            e = rd_kafka_topic_result_error(tr[0]);
+            why = rd_kafka_topic_result_error_string(tr[0]);
+            if (!why)
+                why = rd_kafka_err2str(e);
+        }
+    }
+    char why_copy[256];
+    snprintf(why_copy, sizeof(why_copy), "%s", why ? why : rd_kafka_err2str(e));
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewTopic_destroy(nt);
+
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        sl_info(s->conn, "kafka: created topic %s (partitions %d, replication %d%s)",
+                t->name, partitions, s->replication, compact ? ", compacted" : "");
+        /* fall through */
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+        t->ready = 1;
+        break;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+        rc = sl_err_set(err, errlen, SL_ERR_RETRY,
+                        "creating Kafka topic %s got no answer from the brokers (%s)",
+                        t->name, why_copy);
+        break;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        rc =
+            fail(s, SL_ERR_SINK, err, errlen,
+                 "not allowed to create Kafka topic %s (%s): grant CREATE to the "
+                 "producer's principal, or create the topic and set create_topics: false",
+                 t->name, why_copy);
+        break;
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        rc = fail(s, SL_ERR_CONFIG, err, errlen,
+                  "the brokers refused to create Kafka topic %s with %d partitions and "
+                  "replication %d (%s): set sink.topic_partitions and "
+                  "sink.topic_replication to values the cluster accepts (brokers older "
+                  "than 2.4 need both set explicitly)",
+                  t->name, partitions, s->replication, why_copy);
+        break;
+    default:
+        rc = fail(s, SL_ERR_SINK, err, errlen, "cannot create Kafka topic %s: %s",
+                  t->name, why_copy);
+        break;
+    }
+    return rc;
+}
+
+/* Make sure topic t exists: once per topic and process, by a metadata request. */
+static sl_err_t topic_ensure(kafka_sink_t *s, ktopic_t *t, int compact, int partitions,
+                             char *err, size_t errlen)
+{
+    if (t->ready)
+        return SL_OK;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, t->rkt, &md, METADATA_TIMEOUT_MS);
+    if (e)
+        return sl_err_set(err, errlen, SL_ERR_RETRY,
+                          "cannot read the metadata of Kafka topic %s from the brokers "
+                          "(%s); are %s reachable?",
+                          t->name, rd_kafka_err2str(e), s->cfg->brokers);
+    rd_kafka_resp_err_t te = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    int nparts = 0;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, t->name) == 0) {
+            te = md->topics[i].err;
+            nparts = md->topics[i].partition_cnt;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    if (te == RD_KAFKA_RESP_ERR_NO_ERROR && nparts > 0) {
+        t->ready = 1;
+        return SL_OK;
+    }
+    if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        te == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!s->create_topics)
+            return fail(s, SL_ERR_CONFIG, err, errlen,
+                        "Kafka topic %s does not exist and sink.create_topics is false: "
+                        "create the topic, or set create_topics: true",
+                        t->name);
+        return topic_create(s, t, compact, partitions, err, errlen);
+    }
+    if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+        return fail(
+            s, SL_ERR_SINK, err, errlen,
+            "not allowed to use Kafka topic %s: grant DESCRIBE and WRITE on it to "
+            "the producer's principal",
+            t->name);
+    if (te == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION)
+        return fail(s, SL_ERR_SINK, err, errlen, "Kafka refuses the topic name %s",
+                    t->name);
+    return sl_err_set(err, errlen, SL_ERR_RETRY,
+                      "Kafka topic %s is not available yet (%s)", t->name,
+                      rd_kafka_err2str(te));
+}
+
+/* The topic of a table version, made on first sight. */
+static sl_err_t tver_for(kafka_sink_t *s, const sl_table_t *table, ktver_t **out,
+                         char *err, size_t errlen)
+{
+    if (table == s->last_table) {
+        *out = s->last_tver;
+        return SL_OK;
+    }
+    uint64_t h = ptr_hash(table);
+    ktver_t *v = NULL;
+    if (s->tver_buckets) {
+        for (v = s->tvers[h & (s->tver_buckets - 1)]; v; v = v->next)
+            if (v->table == table)
+                break;
+    }
+    if (!v) {
+        sl_buf_reset(&s->scratch);
+        sl_buf_puts(&s->scratch, s->prefix);
+        sl_buf_putc(&s->scratch, '.');
+        size_t changed =
+            put_topic_part(&s->scratch, table->schema ? table->schema : table->db);
+        sl_buf_putc(&s->scratch, '.');
+        changed += put_topic_part(&s->scratch, table->name);
+        if (s->scratch.len > TOPIC_MAX)
+            return fail(
+                s, SL_ERR_SINK, err, errlen,
+                "the Kafka topic name for table %s would be %zu bytes, more than "
+                "Kafka's %d: use a shorter sink.topic_prefix or exclude the table",
+                table->qualified, s->scratch.len, TOPIC_MAX);
+        if (changed)
+            sl_warn(s->conn,
+                    "kafka: table %s goes to topic %s (bytes Kafka does not allow in "
+                    "topic names became '_')",
+                    table->qualified, s->scratch.data);
+        if (s->ntvers >= s->tver_buckets) {
+            size_t nb = s->tver_buckets ? s->tver_buckets * 2 : 64;
+            ktver_t **b = xcalloc(nb, sizeof(*b));
+            for (size_t i = 0; i < s->tver_buckets; i++) {
+                for (ktver_t *x = s->tvers[i], *next; x; x = next) {
+                    next = x->next;
+                    uint64_t k = ptr_hash(x->table) & (nb - 1);
+                    x->next = b[k];
+                    b[k] = x;
+                }
+            }
+            free(s->tvers);
+            s->tvers = b;
+            s->tver_buckets = nb;
+        }
+        v = xcalloc(1, sizeof(*v));
+        v->table = table;
+        v->topic = topic_get(s, s->scratch.data);
+        v->next = s->tvers[h & (s->tver_buckets - 1)];
+        s->tvers[h & (s->tver_buckets - 1)] = v;
+        s->ntvers++;
+    }
+    s->last_table = table;
+    s->last_tver = v;
+    *out = v;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- producing */
+
+/* Queue one message (val NULL: a tombstone; key NULL: a null key), copying both. A full
+ * local queue is waited out by polling; SL_ERR_RETRY after STALL_MS without a delivery.
+ * seq: the ring slot whose pending count this message joins, 0 for none. */
+static sl_err_t produce(kafka_sink_t *s, ktopic_t *t, const void *key, size_t klen,
+                        const void *val, size_t vlen, uint64_t seq, char *err,
+                        size_t errlen)
+{
+    for (;;) {
+        if (rd_kafka_produce(t->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                             (void *)val, vlen, key, klen, (void *)(uintptr_t)seq) == 0) {
+            /* the report can only be served by a later poll on this thread */
+            if (seq)
+                ring_at(s, seq)->pending++;
+            return SL_OK;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            poll_events(s, 50);
+            if (s->broken)
+                return broken(s, err, errlen);
+            int64_t now = mono_ms();
+            if (s->delivered != s->stall_delivered) {
+                s->stall_delivered = s->delivered;
+                s->stall_start = now;
+            } else if (now - s->stall_start >= STALL_MS) {
+                return sl_err_set(err, errlen, SL_ERR_RETRY,
+                                  "Kafka has confirmed nothing for %d s and the local "
+                                  "queue is full (%d messages wait); brokers %s "
+                                  "unreachable or slow",
+                                  STALL_MS / 1000, rd_kafka_outq_len(s->rk),
+                                  s->cfg->brokers);
+            }
+            continue;
+        }
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+            s->fatal_seen = 1;
+            check_fatal(s);
+            return broken(s, err, errlen);
+        }
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+            return fail(s, SL_ERR_SINK, err, errlen,
+                        "a message of %zu bytes for Kafka topic %s is larger than the "
+                        "producer allows: raise sink.kafka.message.max.bytes (and the "
+                        "topic's max.message.bytes)",
+                        vlen + klen, t->name);
+        return fail(s, SL_ERR_SINK, err, errlen, "cannot produce to Kafka topic %s: %s",
+                    t->name, rd_kafka_err2str(e));
+    }
+}
+
+/* One record in steps, so a SL_ERR_RETRY can resume exactly where it stopped:
+ * 0 checks and topics, 1 schema document, 2 value, 3 tombstone. */
+static sl_err_t put_record(kafka_sink_t *s, const sl_batch_t *b, const sl_record_t *r,
+                           int *step, char *err, size_t errlen)
+{
+    ktver_t *v;
+    sl_err_t rc;
+    if (*step == 0) {
+        if (s->has_last_rec) {
+            if (sl_pos_cmp(&r->pos, &s->last_rec) <= 0) {
+                char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
+                sl_pos_key(&r->pos, k1);
+                sl_pos_key(&s->last_rec, k2);
+                return fail(s, SL_ERR_SINK, err, errlen,
+                            "record position %s is not after the previous record's %s; "
+                            "acks need increasing positions (a source bug)",
+                            k1, k2);
+            }
+        } else if (s->has_resume && sl_pos_cmp(&r->pos, &s->resume) <= 0) {
+            s->skipped++; /* at or before the resume point: durable already */
+            return SL_OK;
+        }
+        rc = tver_for(s, r->table, &v, err, errlen);
+        if (rc)
+            return rc;
+        rc = topic_ensure(s, v->topic, 0, s->partitions, err, errlen);
+        if (!rc && !v->schema_sent)
+            rc = topic_ensure(s, s->schemas, 1, 1, err, errlen);
+        if (rc)
+            return rc;
+        /* the extra count holds the slot until every message of the record is queued */
+        s->cur_seq = s->eos ? 0 : ring_push(s, &r->pos, 1);
+        *step = 1;
+    } else {
+        rc = tver_for(s, r->table, &v, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (*step == 1) {
+        if (!v->schema_sent) {
+            sl_buf_reset(&s->scratch);
+            sl_table_to_json(v->table, &s->scratch);
+            char key[512];
+            int kl = snprintf(key, sizeof(key), "%s:v%" PRIu32, v->table->qualified,
+                              v->table->version);
+            if (kl < 0 || (size_t)kl >= sizeof(key))
+                kl = (int)sizeof(key) - 1;
+            rc = produce(s, s->schemas, key, (size_t)kl, s->scratch.data, s->scratch.len,
+                         s->cur_seq, err, errlen);
+            if (rc)
+                return rc;
+            v->schema_sent = 1;
+            v->schema_txn = s->txn_no;
+        }
+        *step = 2;
+    }
+    const char *key = r->key_len ? sl_record_key(b, r) : NULL;
+    if (*step == 2) {
+        rc = produce(s, v->topic, key, r->key_len,
+                     r->val_len ? sl_record_value(b, r) : NULL, r->val_len, s->cur_seq,
+                     err, errlen);
+        if (rc)
+            return rc;
+        *step = 3;
+    }
+    if (*step == 3) {
+        /* a null-key tombstone means nothing to compaction (and brokers reject it) */
+        if (r->op == 'd' && s->tombstones && r->key_len && r->val_len) {
+            rc = produce(s, v->topic, key, r->key_len, NULL, 0, s->cur_seq, err, errlen);
+            if (rc)
+                return rc;
+        }
+        *step = 4;
+    }
+    if (s->cur_seq)
+        ring_at(s, s->cur_seq)->pending--; /* release the hold */
+    s->last_rec = r->pos;
+    s->has_last_rec = 1;
+    s->produced++;
+    return SL_OK;
+}
+
+/* The batch end as a slot with nothing pending: acked once all before it is delivered. */
+static void push_end(kafka_sink_t *s, const sl_pos_t *end)
+{
+    const sl_pos_t *newest = s->has_last_end ? &s->last_end : NULL;
+    if (s->has_last_rec && (!newest || sl_pos_cmp(&s->last_rec, newest) > 0))
+        newest = &s->last_rec;
+    if (newest) {
+        int c = sl_pos_cmp(end, newest);
+        if (c < 0 || (c == 0 && end->minor <= newest->minor))
+            return;
+    }
+    s->last_end = *end;
+    s->has_last_end = 1;
+    ring_push(s, end, 0);
+}
+
+/* ---------------------------------------------------------------- exactly-once */
+
+/* A transaction API error: SL_ERR_RETRY when librdkafka says a retry may work,
+ * SL_ERR_SINK (and a broken sink) when it is fatal. Takes ownership of e. *abort_needed
+ * is set when the open transaction must be aborted first. */
+static sl_err_t txn_error(kafka_sink_t *s, rd_kafka_error_t *e, const char *what,
+                          int *abort_needed, char *err, size_t errlen)
+{
+    char msg[512];
+    mask_values(s->cfg, rd_kafka_error_string(e), NULL, msg, sizeof(msg));
+    int fatal = rd_kafka_error_is_fatal(e);
+    int abortable = rd_kafka_error_txn_requires_abort(e);
+    rd_kafka_error_destroy(e);
+    if (abort_needed)
+        *abort_needed = abortable;
+    if (fatal)
+        return fail(
+            s, SL_ERR_SINK, err, errlen,
+            "the Kafka transaction could not %s (%s); another worker with the same "
+            "transactional.id may have taken over: the connector stops",
+            what, msg);
+    return sl_err_set(err, errlen, SL_ERR_RETRY,
+                      "the Kafka transaction could not %s (%s)", what, msg);
+}
+
+/* Read the last committed bookmark of this connector back from <prefix>.__bookmarks:
+ * a read_committed consumer scans back from the end until it finds the connector's key.
+ */
+static sl_err_t eos_read_bookmark(kafka_sink_t *s, char *err, size_t errlen)
+{
+    char errstr[512];
+    sl_err_t rc = SL_OK;
+    rd_kafka_t *c = NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    sl_buf_t group = SL_BUF_INIT;
+    json_t *doc = NULL;
+    sl_buf_printf(&group, "sluice-%s-bookmarks", s->conn);
+    /* the user's properties carry TLS/SASL; producer-only ones are ignored with a note */
+    int ok = rd_kafka_conf_set(conf, "bootstrap.servers", s->cfg->brokers, errstr,
+                               sizeof(errstr)) == RD_KAFKA_CONF_OK;
+    for (size_t i = 0; ok && i < s->cfg->nkafka; i++) {
+        const char *k = s->cfg->kafka[i].key;
+        if (strcmp(k, "transactional.id") == 0 || strcmp(k, "client.id") == 0)
+            continue;
+        rd_kafka_conf_set(conf, k, s->cfg->kafka[i].value, errstr, sizeof(errstr));
+    }
+    ok = ok &&
+         rd_kafka_conf_set(conf, "group.id", group.data, errstr, sizeof(errstr)) == 0 &&
+         rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
+                           sizeof(errstr)) == 0 &&
+         rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+                           sizeof(errstr)) == 0 &&
+         rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ==
+             0 &&
+         rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) == 0;
+    if (ok) {
+        rd_kafka_conf_set_opaque(conf, s);
+        rd_kafka_conf_set_log_cb(conf, on_log);
+        c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    }
+    if (!c) {
+        rd_kafka_conf_destroy(conf);
+        char m[512];
+        mask_values(s->cfg, errstr, NULL, m, sizeof(m));
+        rc = fail(s, SL_ERR_CONFIG, err, errlen,
+                  "cannot create the consumer that reads bookmarks back: %s", m);
+        goto out;
+    }
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        c, s->bookmarks->name, 0, &lo, &hi, METADATA_TIMEOUT_MS);
+    if (e) {
+        rc = sl_err_set(err, errlen, SL_ERR_RETRY,
+                        "cannot read the offsets of Kafka topic %s (%s)",
+                        s->bookmarks->name, rd_kafka_err2str(e));
+        goto out;
+    }
+    int found = 0;
+    int64_t window = 1000, start = hi;
+    size_t klen = strlen(s->conn);
+    while (!found && start > lo) {
+        int64_t end = start;
+        start = end - window > lo ? end - window : lo;
+        window *= 8;
+        rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(pl, s->bookmarks->name, 0)->offset = start;
+        e = rd_kafka_assign(c, pl);
+        rd_kafka_topic_partition_list_destroy(pl);
+        int64_t deadline = mono_ms() + ADMIN_TIMEOUT_MS;
+        while (!e) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+            if (!m) {
+                if (mono_ms() > deadline)
+                    e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                continue;
+            }
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                rd_kafka_message_destroy(m);
+                break;
+            }
+            if (m->err) {
+                e = m->err;
+            } else if (m->offset < end && m->key_len == klen &&
+                       memcmp(m->key, s->conn, klen) == 0 && m->payload) {
+                json_decref(doc);
+                doc = json_loadb(m->payload, m->len, 0, NULL);
+                found = 1;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (e) {
+            rc = sl_err_set(err, errlen, SL_ERR_RETRY,
+                            "cannot read the bookmark back from Kafka topic %s (%s)",
+                            s->bookmarks->name, rd_kafka_err2str(e));
+            goto out;
+        }
+    }
+    if (found) {
+        const char *pk = json_string_value(json_object_get(doc, "pos"));
+        json_t *minor = json_object_get(doc, "minor");
+        sl_pos_t p;
+        if (!pk || sl_pos_key_parse(pk, strlen(pk), &p) != 0 || !json_is_integer(minor)) {
+            rc = fail(s, SL_ERR_CORRUPT, err, errlen,
+                      "the last bookmark of connector %s in Kafka topic %s is not one "
+                      "sluice wrote",
+                      s->conn, s->bookmarks->name);
+            goto out;
+        }
+        p.minor = (uint64_t)json_integer_value(minor);
+        char k[SL_POS_KEY_LEN + 1];
+        sl_pos_key(&p, k);
+        if (!s->has_resume || sl_pos_cmp(&p, &s->resume) > 0) {
+            sl_info(s->conn,
+                    "kafka: the last committed transaction reached %s, after the stored "
+                    "bookmark; records up to it are skipped",
+                    k);
+            s->resume = p;
+            s->has_resume = 1;
+        }
+    }
+out:
+    json_decref(doc);
+    sl_buf_free(&group);
+    if (c) {
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+    }
+    return rc;
+}
+
+static sl_err_t eos_init(kafka_sink_t *s, char *err, size_t errlen)
+{
+    /* init_transactions also fences an older producer with our transactional.id and
+     * aborts what it left open, so the bookmark read after it is final */
+    rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, TXN_TIMEOUT_MS);
+    if (e)
+        return txn_error(s, e, "start", NULL, err, errlen);
+    sl_err_t rc = topic_ensure(s, s->bookmarks, 1, 1, err, errlen);
+    if (rc)
+        return rc;
+    rc = eos_read_bookmark(s, err, errlen);
+    if (rc)
+        return rc;
+    s->eos_ready = 1;
+    return SL_OK;
+}
+
+/* Abort the open transaction and forget what it carried, so the batch is written anew. */
+static sl_err_t eos_abort(kafka_sink_t *s, char *err, size_t errlen)
+{
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, TXN_TIMEOUT_MS);
+    if (e) {
+        int dummy;
+        return txn_error(s, e, "be aborted", &dummy, err, errlen);
+    }
+    /* purged messages come back as reports; serve them before anything new is queued */
+    rd_kafka_poll(s->rk, 0);
+    for (size_t i = 0; i < s->tver_buckets; i++)
+        for (ktver_t *v = s->tvers[i]; v; v = v->next)
+            if (v->schema_sent && v->schema_txn == s->txn_no)
+                v->schema_sent = 0;
+    s->last_rec = s->txn_last_rec;
+    s->has_last_rec = s->txn_has_last_rec;
+    s->txn = TXN_NONE;
+    return SL_OK;
+}
+
+static sl_err_t eos_write(kafka_sink_t *s, const sl_batch_t *b, size_t i, int step,
+                          char *err, size_t errlen)
+{
+    sl_err_t rc;
+    int abort_needed = 0;
+    if (!s->eos_ready) {
+        rc = eos_init(s, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (s->txn == TXN_NONE) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(s->rk);
+        if (e)
+            return txn_error(s, e, "begin", NULL, err, errlen);
+        s->txn = TXN_OPEN;
+        s->txn_no++;
+        s->txn_last_rec = s->last_rec;
+        s->txn_has_last_rec = s->has_last_rec;
+        s->txn_records = 0;
+        s->txn_has_pos = 0;
+        i = 0;
+        step = 0;
+    }
+    if (s->txn == TXN_OPEN) {
+        for (; i < b->n; i++, step = 0) {
+            uint64_t before = s->produced;
+            rc = put_record(s, b, &b->recs[i], &step, err, errlen);
+            if (rc) {
+                s->retry_batch = b;
+                s->retry_idx = i;
+                s->retry_step = step;
+                return rc;
+            }
+            if (s->produced != before) {
+                s->txn_records++;
+                s->txn_pos = b->recs[i].pos;
+                s->txn_has_pos = 1;
+            }
+        }
+        if (b->has_end && (!s->txn_has_pos || sl_pos_cmp(&b->end, &s->txn_pos) >= 0)) {
+            s->txn_pos = b->end;
+            s->txn_has_pos = 1;
+        }
+        if (s->txn_records && s->txn_has_pos) {
+            char k[SL_POS_KEY_LEN + 1];
+            sl_pos_key(&s->txn_pos, k);
+            sl_buf_reset(&s->scratch);
+            sl_buf_puts(&s->scratch, "{\"connector\":");
+            sl_buf_put_json_str(&s->scratch, s->conn, strlen(s->conn));
+            sl_buf_printf(&s->scratch, ",\"pos\":\"%s\",\"minor\":%" PRIu64 "}", k,
+                          s->txn_pos.minor);
+            s->stall_start = mono_ms();
+            rc = produce(s, s->bookmarks, s->conn, strlen(s->conn), s->scratch.data,
+                         s->scratch.len, 0, err, errlen);
+            if (rc) {
+                /* the records are all queued: a retry only has to do the bookmark */
+                s->retry_batch = b;
+                s->retry_idx = b->n;
+                s->retry_step = 0;
+                return rc;
+            }
+        }
+        s->txn = TXN_COMMITTING;
+    }
+    /* TXN_COMMITTING: everything is queued; a timed-out commit is simply called again */
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, TXN_TIMEOUT_MS);
+    if (e) {
+        rc = txn_error(s, e, "commit", &abort_needed, err, errlen);
+        if (rc == SL_ERR_RETRY && abort_needed) {
+            char tmp[512];
+            snprintf(tmp, sizeof(tmp), "%s", err);
+            sl_err_t arc = eos_abort(s, err, errlen);
+            if (arc)
+                return arc;
+            rc = sl_err_set(err, errlen, SL_ERR_RETRY, "%s; aborted, writing it again",
+                            tmp);
+            s->retry_batch = b;
+            s->retry_idx = 0;
+            s->retry_step = 0;
+            return rc;
+        }
+        s->retry_batch = b;
+        s->retry_idx = b->n;
+        s->retry_step = 0;
+        return rc;
+    }
+    s->txn = TXN_NONE;
+    poll_events(s, 0);
+    if (s->broken)
+        return broken(s, err, errlen);
+    if (s->txn_has_pos)
+        ack(s, &s->txn_pos);
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- the sink interface */
+
+static void kafka_destroy(void *ctx);
+
+/* Set one property; the message names the key, never the value. */
+static sl_err_t conf_set(kafka_sink_t *s, rd_kafka_conf_t *conf, const char *key,
+                         const char *value, int user, char *err, size_t errlen)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+        return SL_OK;
+    char m[512];
+    mask_values(s->cfg, errstr, value, m, sizeof(m));
+    if (user)
+        return sl_err_set(
+            err, errlen, SL_ERR_CONFIG,
+            "sink.kafka.%s: librdkafka does not accept this property or its "
+            "value (%s)",
+            key, m);
+    return sl_err_set(err, errlen, SL_ERR_CONFIG, "kafka producer property %s: %s", key,
+                      m);
+}
+
+static sl_err_t kafka_create(const struct sl_sink_config *cfg, sl_sink_env_t *env,
+                             const sl_pos_t *resume, void **ctx, char *err, size_t errlen)
+{
+    *ctx = NULL;
+    if (!cfg->brokers || !*cfg->brokers)
+        return sl_err_set(err, errlen, SL_ERR_CONFIG,
+                          "the kafka sink needs sink.brokers (host:port[,host:port...])");
+    if (cfg->topic_partitions == 0)
+        return sl_err_set(err, errlen, SL_ERR_CONFIG,
+                          "sink.topic_partitions must be -1 (the broker's default) or at "
+                          "least 1");
+    if (cfg->topic_replication == 0)
+        return sl_err_set(
+            err, errlen, SL_ERR_CONFIG,
+            "sink.topic_replication must be -1 (the broker's default) or at "
+            "least 1");
+    kafka_sink_t *s = xcalloc(1, sizeof(*s));
+    sl_err_t rc = SL_OK;
+    char errstr[512];
+    rd_kafka_conf_t *conf = NULL;
+    sl_buf_t tmp = SL_BUF_INIT;
+    s->env = env;
+    s->cfg = cfg;
+    s->conn = env->connector_name ? env->connector_name : "sluice";
+    s->tombstones = cfg->tombstones;
+    s->create_topics = cfg->create_topics;
+    s->partitions = cfg->topic_partitions;
+    s->replication = cfg->topic_replication;
+    s->eos = cfg->exactly_once;
+    s->ring_cap = RING_MIN;
+    s->ring = xcalloc(s->ring_cap, sizeof(*s->ring));
+    s->head = s->tail = 1; /* seq 0 means "no slot" */
+    if (resume) {
+        s->resume = s->acked = *resume;
+        s->has_resume = s->has_acked = 1;
+    }
+    put_topic_part(&tmp, cfg->topic_prefix ? cfg->topic_prefix : s->conn);
+    s->prefix = sl_buf_steal(&tmp);
+
+    conf = rd_kafka_conf_new();
+    sl_buf_printf(&tmp, "sluice-%s", s->conn);
+    /* sluice's defaults first, so a sink.kafka property can override any of them */
+    const char *defaults[][2] = {
+        {"bootstrap.servers", cfg->brokers},
+        {"client.id", tmp.data},
+        {"enable.idempotence", "true"}, /* retries neither reorder nor duplicate */
+        {"acks", "all"},
+        {"compression.type", "lz4"},
+        {"linger.ms", "20"}, /* fuller batches at a small delay */
+        {"batch.num.messages", "10000"},
+        {"queue.buffering.max.messages", "100000"},
+        {"queue.buffering.max.kbytes", "32768"}, /* bounds memory; backpressure beyond */
+        {"message.timeout.ms", "0"},             /* retry forever: never drop a record */
+        {"partitioner", "murmur2_random"},       /* Java-compatible key placement */
+        {"allow.auto.create.topics", "false"},   /* we create with the configured shape */
+        {"log.connection.close", "false"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        rc = conf_set(s, conf, defaults[i][0], defaults[i][1], 0, err, errlen);
+        if (rc)
+            goto error;
+    }
+    if (s->eos) {
+        rc = conf_set(s, conf, "transactional.id", tmp.data, 0, err, errlen);
+        if (rc)
+            goto error;
+    }
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        const char *k = cfg->kafka[i].key;
+        rc = conf_set(s, conf, k, cfg->kafka[i].value ? cfg->kafka[i].value : "", 1, err,
+                      errlen);
+        if (rc)
+            goto error;
+        if (strcmp(k, "acks") == 0 || strcmp(k, "enable.idempotence") == 0 ||
+            strcmp(k, "message.timeout.ms") == 0 || strcmp(k, "delivery.timeout.ms") == 0)
+            sl_warn(s->conn,
+                    "kafka: sink.kafka.%s overrides sluice's durable default; records "
+                    "may be lost or reordered when brokers fail",
+                    k);
+    }
+    rd_kafka_conf_set_opaque(conf, s);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!s->rk) {
+        char m[512];
+        mask_values(cfg, errstr, NULL, m, sizeof(m));
+        rc = sl_err_set(err, errlen, SL_ERR_CONFIG,
+                        "cannot create the Kafka producer: %s", m);
+        goto error;
+    }
+    conf = NULL; /* owned by the producer now */
+    sl_buf_reset(&tmp);
+    sl_buf_printf(&tmp, "%s.__schemas", s->prefix);
+    s->schemas = topic_get(s, tmp.data);
+    sl_buf_reset(&tmp);
+    sl_buf_printf(&tmp, "%s.__bookmarks", s->prefix);
+    s->bookmarks = topic_get(s, tmp.data);
+    sl_buf_free(&tmp);
+    *ctx = s;
+    return SL_OK;
+error:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    sl_buf_free(&tmp);
+    kafka_destroy(s);
+    return rc;
+}
+
+static sl_err_t kafka_write(void *ctx, const sl_batch_t *b, char *err, size_t errlen)
+{
+    kafka_sink_t *s = ctx;
+    if (s->broken)
+        return broken(s, err, errlen);
+    size_t i = 0;
+    int step = 0;
+    if (s->retry_batch) {
+        if (s->retry_batch != b)
+            /* the pipeline always retries the batch it was given; anything else would
+             * leave a half-queued record in the ring and acks stuck behind it */
+            return fail(s, SL_ERR_SINK, err, errlen,
+                        "the kafka sink was given a new batch while one was half written "
+                        "(an internal error)");
+        i = s->retry_idx;
+        step = s->retry_step;
+        s->retry_batch = NULL;
+    }
+    s->stall_start = mono_ms();
+    s->stall_delivered = s->delivered;
+    if (s->eos)
+        return eos_write(s, b, i, step, err, errlen);
+    for (; i < b->n; i++, step = 0) {
+        sl_err_t rc = put_record(s, b, &b->recs[i], &step, err, errlen);
+        if (rc) {
+            if (rc == SL_ERR_RETRY) {
+                s->retry_batch = b;
+                s->retry_idx = i;
+                s->retry_step = step;
+            }
+            return rc;
+        }
+    }
+    if (b->has_end)
+        push_end(s, &b->end);
+    poll_events(s, 0);
+    if (s->broken)
+        return broken(s, err, errlen);
+    return SL_OK;
+}
+
+static sl_err_t kafka_tick(void *ctx, int64_t now, char *err, size_t errlen)
+{
+    kafka_sink_t *s = ctx;
+    if (s->broken)
+        return broken(s, err, errlen);
+    poll_events(s, 0);
+    if (s->broken)
+        return broken(s, err, errlen);
+    return SL_OK;
+}
+
+static sl_err_t kafka_flush(void *ctx, char *err, size_t errlen)
+{
+    kafka_sink_t *s = ctx;
+    if (s->broken)
+        return broken(s, err, errlen);
+    int64_t since = mono_ms();
+    uint64_t seen = s->delivered;
+    /* at-least-once: until every slot is passed; exactly-once: each write committed */
+    while ((!s->eos && s->head < s->tail) || rd_kafka_outq_len(s->rk) > 0) {
+        rd_kafka_flush(s->rk, 200);
+        poll_events(s, 0);
+        if (s->broken)
+            return broken(s, err, errlen);
+        int64_t now = mono_ms();
+        if (s->delivered != seen) {
+            seen = s->delivered;
+            since = now;
+        } else if (now - since >= FLUSH_STALL_MS) {
+            return sl_err_set(
+                err, errlen, SL_ERR_RETRY,
+                "Kafka confirmed nothing for %d s while draining (%d messages "
+                "wait); they are sent again from the bookmark at the next "
+                "start",
+                FLUSH_STALL_MS / 1000, rd_kafka_outq_len(s->rk));
+        }
+    }
+    return SL_OK;
+}
+
+/* Like a crash: queued messages are dropped unacked; flush first for a clean stop. */
+static void kafka_destroy(void *ctx)
+{
+    kafka_sink_t *s = ctx;
+    if (!s)
+        return;
+    if (s->rk) {
+        s->closing = 1;
+        rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                  RD_KAFKA_PURGE_F_NON_BLOCKING);
+        rd_kafka_poll(s->rk, 0);
+    }
+    for (size_t i = 0; i < s->topic_buckets; i++) {
+        for (ktopic_t *t = s->topics[i], *next; t; t = next) {
+            next = t->next;
+            if (t->rkt)
+                rd_kafka_topic_destroy(t->rkt);
+            free(t->name);
+            free(t);
+        }
+    }
+    free(s->topics);
+    for (size_t i = 0; i < s->tver_buckets; i++) {
+        for (ktver_t *v = s->tvers[i], *next; v; v = next) {
+            next = v->next;
+            free(v);
+        }
+    }
+    free(s->tvers);
+    if (s->rk)
+        rd_kafka_destroy(s->rk);
+    if (s->skipped)
+        sl_info(s->conn,
+                "kafka: skipped %" PRIu64 " records at or before the resume point",
+                s->skipped);
+    free(s->ring);
+    free(s->prefix);
+    sl_buf_free(&s->scratch);
+    free(s);
+}
+
+void *sl_sink_kafka_handle(void *ctx)
+{
+    return ctx ? ((kafka_sink_t *)ctx)->rk : NULL;
+}
+
+const sl_sink_ops_t sl_sink_kafka = {
+    .name = "kafka",
+    .create = kafka_create,
+    .write = kafka_write,
+    .tick = kafka_tick,
+    .flush = kafka_flush,
+    .destroy = kafka_destroy,
+};
