@@ -105,6 +105,9 @@ typedef struct my_source {
     my_domain_t doms[MAX_DOMAINS];
     size_t ndoms;
 
+    int64_t last_headroom_ms; /* when the retention gauges were last published */
+    uint32_t headroom_seq;    /* and for which bookmark file */
+
     /* shared with the sink thread (bookmark_render) */
     pthread_mutex_t mu;
     char base[BASE_LEN];
@@ -1155,6 +1158,48 @@ static sl_err_t on_query(my_source_t *s, const sl_binlog_event_t *ev, uint64_t s
 }
 
 /* Is the replication socket quiet (nothing more to read right now)? */
+/* Metrics: how much the server may purge before it removes a binlog file sluice still
+ * needs: the binlog files (and their bytes) older than the one holding the stored
+ * bookmark. Published when that file changes and every HEADROOM_INTERVAL_MS, best
+ * effort. */
+#define HEADROOM_INTERVAL_MS 10000
+static void publish_headroom(my_source_t *s)
+{
+    int64_t now = sl_now_ms();
+    sl_pos_t d;
+    if (!s->sql || !sl_pipe_durable(s->pipe, &d))
+        return;
+    uint32_t need = (uint32_t)(d.major >> 40);
+    if (now - s->last_headroom_ms < HEADROOM_INTERVAL_MS && need == s->headroom_seq)
+        return;
+    s->last_headroom_ms = now;
+    s->headroom_seq = need;
+    char err[256];
+    sl_err_t rc;
+    MYSQL_RES *r = my_query(s->sql, "SHOW BINARY LOGS", &rc, err, sizeof(err));
+    if (!r)
+        return;
+    double files = 0, bytes = 0;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r))) {
+        char base[BASE_LEN];
+        uint32_t seq;
+        if (row[0] && row[1] && !split_file(row[0], strlen(row[0]), base, sizeof(base), &seq) &&
+            seq < need) {
+            files++;
+            bytes += strtod(row[1], NULL);
+        }
+    }
+    mysql_free_result(r);
+    sl_pipe_gauge(s->pipe, "mysql_binlog_headroom_files",
+                  "Binlog files on the server older than the one holding the stored "
+                  "bookmark: a purge can remove this many before it removes one sluice needs.",
+                  files);
+    sl_pipe_gauge(s->pipe, "mysql_binlog_headroom_bytes",
+                  "Bytes in the binlog files older than the one holding the stored bookmark.",
+                  bytes);
+}
+
 static int stream_idle(my_source_t *s)
 {
     struct pollfd pfd = {.fd = (int)mysql_get_socket(s->repl), .events = POLLIN};
@@ -1270,6 +1315,7 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
             sl_err_t rc = sl_pipe_flush(s->pipe);
             if (rc)
                 return rc;
+            publish_headroom(s);
         }
         MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, s->rev);
         if (!e) {

@@ -208,6 +208,7 @@ worker:
   name: it
   data_dir: $WORK/var
   log_level: ${LOG_LEVEL:-info}
+  http: ${HTTP_ADDR:-0}
 connectors:
   - name: shop
     source:

@@ -22,7 +22,8 @@ CREATE TABLE skipped (id int PRIMARY KEY);
 CREATE TABLE `Odd.Name` (k varchar(10) PRIMARY KEY, v int);
 SQL
 
-write_my_config "$WORK/shop.yaml" "tables: {exclude: [shop.skipped]}"
+HTTP_ADDR=127.0.0.1:$(free_port)
+HTTP_ADDR=$HTTP_ADDR write_my_config "$WORK/shop.yaml" "tables: {exclude: [shop.skipped]}"
 "$SLUICE_BIN" validate -c "$WORK/shop.yaml"
 "$SLUICE_BIN" check -c "$WORK/shop.yaml" >"$WORK/check.out" || { cat "$WORK/check.out"; fail "check failed"; }
 sluice_start "$WORK/shop.yaml"
@@ -85,6 +86,17 @@ SQL
 } | my shop
 
 wait_for_output '"note":"marker"' 60
+# the retention gauges: binlog files older than the bookmark's (two FLUSH LOGS above)
+older=$(( $(my -e "SHOW BINARY LOGS" | wc -l) - 1 ))
+for i in $(seq 50); do
+    got=$(curl -fsS "http://$HTTP_ADDR/metrics" | awk '/^sluice_mysql_binlog_headroom_files/ {print $2}')
+    [ "$got" = "$older" ] && break
+    sleep 0.2
+done
+[ "$got" = "$older" ] || fail "sluice_mysql_binlog_headroom_files is '$got', expected $older"
+curl -fsS "http://$HTTP_ADDR/metrics" | grep -q '^sluice_mysql_binlog_headroom_bytes' \
+    || fail "no sluice_mysql_binlog_headroom_bytes gauge"
+note "binlog headroom gauge: $got older files"
 sluice_stop || fail "sluice did not stop cleanly"
 grep -q "bookmark committed" "$WORK/sluice.log" || fail "no final commit in the log"
 
