@@ -680,14 +680,15 @@ static sl_err_t tver_for(kafka_sink_t *s, const sl_table_t *table, ktver_t **out
 
 /* Queue one message (val NULL: a tombstone; key NULL: a null key), copying both. A full
  * local queue is waited out by polling; SL_ERR_RETRY after STALL_MS without a delivery.
- * seq: the ring slot whose pending count this message joins, 0 for none. */
-static sl_err_t produce(kafka_sink_t *s, ktopic_t *t, const void *key, size_t klen,
-                        const void *val, size_t vlen, uint64_t seq, char *err,
-                        size_t errlen)
+ * seq: the ring slot whose pending count this message joins, 0 for none. partition:
+ * RD_KAFKA_PARTITION_UA for the partitioner's choice. */
+static sl_err_t produce(kafka_sink_t *s, ktopic_t *t, int32_t partition, const void *key,
+                        size_t klen, const void *val, size_t vlen, uint64_t seq,
+                        char *err, size_t errlen)
 {
     for (;;) {
-        if (rd_kafka_produce(t->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                             (void *)val, vlen, key, klen, (void *)(uintptr_t)seq) == 0) {
+        if (rd_kafka_produce(t->rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)val, vlen,
+                             key, klen, (void *)(uintptr_t)seq) == 0) {
             /* the report can only be served by a later poll on this thread */
             if (seq)
                 ring_at(s, seq)->pending++;
@@ -775,8 +776,8 @@ static sl_err_t put_record(kafka_sink_t *s, const sl_batch_t *b, const sl_record
                               v->table->version);
             if (kl < 0 || (size_t)kl >= sizeof(key))
                 kl = (int)sizeof(key) - 1;
-            rc = produce(s, s->schemas, key, (size_t)kl, s->scratch.data, s->scratch.len,
-                         s->cur_seq, err, errlen);
+            rc = produce(s, s->schemas, RD_KAFKA_PARTITION_UA, key, (size_t)kl,
+                         s->scratch.data, s->scratch.len, s->cur_seq, err, errlen);
             if (rc)
                 return rc;
             v->schema_sent = 1;
@@ -786,7 +787,7 @@ static sl_err_t put_record(kafka_sink_t *s, const sl_batch_t *b, const sl_record
     }
     const char *key = r->key_len ? sl_record_key(b, r) : NULL;
     if (*step == 2) {
-        rc = produce(s, v->topic, key, r->key_len,
+        rc = produce(s, v->topic, RD_KAFKA_PARTITION_UA, key, r->key_len,
                      r->val_len ? sl_record_value(b, r) : NULL, r->val_len, s->cur_seq,
                      err, errlen);
         if (rc)
@@ -796,7 +797,8 @@ static sl_err_t put_record(kafka_sink_t *s, const sl_batch_t *b, const sl_record
     if (*step == 3) {
         /* a null-key tombstone means nothing to compaction (and brokers reject it) */
         if (r->op == 'd' && s->tombstones && r->key_len && r->val_len) {
-            rc = produce(s, v->topic, key, r->key_len, NULL, 0, s->cur_seq, err, errlen);
+            rc = produce(s, v->topic, RD_KAFKA_PARTITION_UA, key, r->key_len, NULL, 0,
+                         s->cur_seq, err, errlen);
             if (rc)
                 return rc;
         }
@@ -1065,7 +1067,8 @@ static sl_err_t eos_write(kafka_sink_t *s, const sl_batch_t *b, size_t i, int st
             sl_buf_printf(&s->scratch, ",\"pos\":\"%s\",\"minor\":%" PRIu64 "}", k,
                           s->txn_pos.minor);
             s->stall_start = mono_ms();
-            rc = produce(s, s->bookmarks, s->conn, strlen(s->conn), s->scratch.data,
+            /* partition 0 whatever the topic has: the read-back reads only that one */
+            rc = produce(s, s->bookmarks, 0, s->conn, strlen(s->conn), s->scratch.data,
                          s->scratch.len, 0, err, errlen);
             if (rc) {
                 /* the records are all queued: a retry only has to do the bookmark */

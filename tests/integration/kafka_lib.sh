@@ -68,6 +68,12 @@ $(printf '%s\n' "$@" | sed 's/^/      /')
 YAML
 }
 
+# kafka_topic NAME PARTITIONS: create a topic on the mock (it has no CreateTopics API;
+# more partitions also hold more: the mock keeps ~5 MB per partition).
+kafka_topic() {
+    kafka_cmd topic "$1" "$2"
+}
+
 # kafka_topics PREFIX: the cluster's topic names starting with PREFIX, one a line.
 kafka_topics() {
     kcat -L -b "$BOOTSTRAP" -J | python3 -c '
@@ -89,6 +95,17 @@ kafka_dump() {
     for t in $(kafka_topics "$prefix"); do
         kcat -C -b "$BOOTSTRAP" -t "$t" -o beginning -e -q -J "$@" >"$dir/$t.jsonl"
     done
+    # the log start offsets: the mock keeps only ~5 MB per partition and drops the oldest
+    # messages beyond that, which reconstruct.py must report rather than call a gap
+    python3 - "$dir/_metadata.json" "$prefix" >"$dir/_queries" <<'PY'
+import json, sys
+for t in json.load(open(sys.argv[1]))["topics"]:
+    if t["topic"].startswith(sys.argv[2]):
+        for p in t["partitions"]:
+            print(f"-t {t['topic']}:{p['partition']}:-2")
+PY
+    # shellcheck disable=SC2046
+    kcat -Q -b "$BOOTSTRAP" $(cat "$dir/_queries") >"$dir/_low.txt"
 }
 
 # wait_for_kafka TOPIC TEXT [seconds]: until a message of TOPIC contains TEXT.

@@ -223,6 +223,12 @@ def kafka_main(dump, dest, bookmarks_file=None):
     with open(os.path.join(dump, "_metadata.json")) as f:
         md = json.load(f)
     nparts = {t["topic"]: len(t["partitions"]) for t in md["topics"]}
+    low = os.path.join(dump, "_low.txt")
+    if os.path.exists(low):
+        for line in open(low):  # "<topic> [<partition>] offset <n>"
+            if line.strip() and int(line.split()[-1]) != 0:
+                raise SystemExit(f"the cluster no longer holds the oldest messages ({line.strip()}):"
+                                 " the mock keeps ~5 MB per partition; use more partitions")
     schemas = {}
     msgs = {}
     for path in glob.glob(os.path.join(dump, "*.jsonl")):

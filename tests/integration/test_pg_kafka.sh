@@ -8,6 +8,9 @@ source "$(dirname "$0")/kafka_lib.sh"
 DOWN_SECS=${DOWN_SECS:-30}
 KILLS=${KILLS:-22}
 kafka_start 3
+# the busy tables get more partitions than the mock's 4: room for the whole stream
+kafka_topic shop.public.acct 16
+kafka_topic shop.public.evt 8
 pg_start
 
 sql <<'SQL'
