@@ -6,6 +6,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "core/schema.h"
+#include "core/hash.h"
 
 static const char *const jtype_names[] = {"string", "int", "number", "boolean",
                                           "bytes",  "array", "json"};
@@ -135,28 +136,18 @@ void sl_table_to_json(const sl_table_t *t, sl_buf_t *out)
 
 /* FNV-1a over everything that makes a shape; a field separator keeps ("ab","c") apart
  * from ("a","bc"). */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
     if (s)
-        h = fnv(h, s, strlen(s) + 1);
+        h = sl_fnv64(h, s, strlen(s) + 1);
     else
-        h = fnv(h, "\xff", 1);
+        h = sl_fnv64(h, "\xff", 1);
     return h;
 }
 
 static uint64_t table_fingerprint(const sl_table_t *t)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = SL_FNV64_INIT;
     h = fnv_str(h, t->db);
     h = fnv_str(h, t->schema);
     h = fnv_str(h, t->name);
@@ -164,10 +155,10 @@ static uint64_t table_fingerprint(const sl_table_t *t)
         const sl_column_t *c = &t->cols[i];
         h = fnv_str(h, c->name);
         h = fnv_str(h, c->db_type);
-        h = fnv(h, &c->type_id, sizeof(c->type_id));
-        h = fnv(h, &c->typmod, sizeof(c->typmod));
+        h = sl_fnv64(h, &c->type_id, sizeof(c->type_id));
+        h = sl_fnv64(h, &c->typmod, sizeof(c->typmod));
         uint8_t flags[3] = {c->jtype, c->nullable, c->key};
-        h = fnv(h, flags, sizeof(flags));
+        h = sl_fnv64(h, flags, sizeof(flags));
     }
     return h;
 }

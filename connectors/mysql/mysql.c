@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/hash.h"
 #include "core/pipeline.h"
 #include "connectors/mysql/binlog.h"
 #include "connectors/mysql/mytypes.h"
@@ -575,34 +576,24 @@ static sl_err_t binlog_present(MYSQL *m, const char *file, int *present, char *o
 
 /* ---- tables ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
-
 static uint64_t table_sig(const sl_binlog_table_t *bt)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    h = fnv(h, bt->db, bt->db_len + 1);
-    h = fnv(h, bt->name, bt->name_len + 1);
-    h = fnv(h, &bt->ncols, sizeof(bt->ncols));
+    uint64_t h = SL_FNV64_INIT;
+    h = sl_fnv64(h, bt->db, bt->db_len + 1);
+    h = sl_fnv64(h, bt->name, bt->name_len + 1);
+    h = sl_fnv64(h, &bt->ncols, sizeof(bt->ncols));
     for (uint32_t i = 0; i < bt->ncols; i++) {
         const sl_my_col_t *c = &bt->cols[i];
         uint8_t b[4] = {c->type, c->flags, c->cs, c->geom_type};
-        h = fnv(h, b, sizeof(b));
-        h = fnv(h, &c->meta, sizeof(c->meta));
-        h = fnv(h, &c->nvals, sizeof(c->nvals));
+        h = sl_fnv64(h, b, sizeof(b));
+        h = sl_fnv64(h, &c->meta, sizeof(c->meta));
+        h = sl_fnv64(h, &c->nvals, sizeof(c->nvals));
         if (c->name)
-            h = fnv(h, c->name, c->name_len);
-        h = fnv(h, "", 1);
+            h = sl_fnv64(h, c->name, c->name_len);
+        h = sl_fnv64(h, "", 1);
     }
     for (uint32_t i = 0; i < bt->npk; i++)
-        h = fnv(h, &bt->pk_cols[i], sizeof(bt->pk_cols[i]));
+        h = sl_fnv64(h, &bt->pk_cols[i], sizeof(bt->pk_cols[i]));
     return h;
 }
 

@@ -55,6 +55,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include "config/config.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "sinks/files/files.h"
 
@@ -164,26 +165,6 @@ typedef struct files_sink {
 } files_sink_t;
 
 /* ---------------------------------------------------------------- small helpers */
-
-static uint64_t fnv(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static uint64_t ptr_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -393,7 +374,7 @@ static void grow_tvers(files_sink_t *s)
     for (size_t i = 0; i < s->tver_buckets; i++) {
         for (tver_t *v = s->tvers[i], *next; v; v = next) {
             next = v->next;
-            uint64_t h = ptr_hash(v->table) & (nb - 1);
+            uint64_t h = sl_ptr_hash(v->table) & (nb - 1);
             v->next = b[h];
             b[h] = v;
         }
@@ -412,7 +393,7 @@ static topic_t *topic_for(files_sink_t *s, const sl_table_t *table)
     enc_component(&s->scratch, table_space(table));
     sl_buf_putc(&s->scratch, '.');
     enc_component(&s->scratch, table->name);
-    uint64_t h = fnv(s->scratch.data, s->scratch.len);
+    uint64_t h = sl_fnv64(SL_FNV64_INIT, s->scratch.data, s->scratch.len);
     if (s->topic_buckets) {
         for (topic_t *t = s->topics[h & (s->topic_buckets - 1)]; t; t = t->next)
             if (t->hash == h && strcmp(t->name, s->scratch.data) == 0)
@@ -474,7 +455,7 @@ static sl_err_t tver_for(files_sink_t *s, const sl_table_t *table, tver_t **out,
         *out = s->last_tver;
         return SL_OK;
     }
-    uint64_t h = ptr_hash(table);
+    uint64_t h = sl_ptr_hash(table);
     if (s->tver_buckets) {
         for (tver_t *v = s->tvers[h & (s->tver_buckets - 1)]; v; v = v->next) {
             if (v->table == table) {
@@ -607,7 +588,7 @@ static sl_err_t dir_scan(files_sink_t *s, dir_entry_t *d, char *err, size_t errl
 static sl_err_t dir_touch(files_sink_t *s, const char *dir, dir_entry_t **out, char *err,
                           size_t errlen)
 {
-    uint64_t h = fnv(dir, strlen(dir));
+    uint64_t h = sl_fnv64(SL_FNV64_INIT, dir, strlen(dir));
     size_t victim = 0;
     for (size_t i = 0; i < s->ndirs; i++) {
         if (s->dirs[i].path && s->dirs[i].hash == h &&

@@ -59,6 +59,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include "config/config.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "sinks/kafka/kafka.h"
 
@@ -154,26 +155,6 @@ typedef struct kafka_sink {
 } kafka_sink_t;
 
 /* ---------------------------------------------------------------- small helpers */
-
-static uint64_t fnv(const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static uint64_t ptr_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -438,7 +419,7 @@ static void poll_events(kafka_sink_t *s, int timeout_ms)
 
 static ktopic_t *topic_get(kafka_sink_t *s, const char *name)
 {
-    uint64_t h = fnv(name, strlen(name));
+    uint64_t h = sl_fnv64(SL_FNV64_INIT, name, strlen(name));
     if (s->topic_buckets) {
         for (ktopic_t *t = s->topics[h & (s->topic_buckets - 1)]; t; t = t->next)
             if (t->hash == h && strcmp(t->name, name) == 0)
@@ -622,7 +603,7 @@ static sl_err_t tver_for(kafka_sink_t *s, const sl_table_t *table, ktver_t **out
         *out = s->last_tver;
         return SL_OK;
     }
-    uint64_t h = ptr_hash(table);
+    uint64_t h = sl_ptr_hash(table);
     ktver_t *v = NULL;
     if (s->tver_buckets) {
         for (v = s->tvers[h & (s->tver_buckets - 1)]; v; v = v->next)
@@ -654,7 +635,7 @@ static sl_err_t tver_for(kafka_sink_t *s, const sl_table_t *table, ktver_t **out
             for (size_t i = 0; i < s->tver_buckets; i++) {
                 for (ktver_t *x = s->tvers[i], *next; x; x = next) {
                     next = x->next;
-                    uint64_t k = ptr_hash(x->table) & (nb - 1);
+                    uint64_t k = sl_ptr_hash(x->table) & (nb - 1);
                     x->next = b[k];
                     b[k] = x;
                 }
