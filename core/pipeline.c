@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "config/config.h"
 #include "core/bookmark.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/pipeline.h"
 
@@ -157,15 +158,11 @@ static void flight_ack(sl_pipeline_t *p, const sl_pos_t *durable)
         flight_publish(p);
 }
 
-/* A slot for pointer p in a power-of-two table (murmur3's finaliser: allocations differ
- * mostly in their middle bits, which a plain mask would not spread). */
+/* A slot for pointer p in a power-of-two table (allocations differ mostly in their
+ * middle bits, which a plain mask would not spread). */
 static size_t ptr_slot(const void *p, size_t cap)
 {
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x & (cap - 1);
+    return (size_t)sl_ptr_hash(p) & (cap - 1);
 }
 
 /* The metrics counters of a table: the last one, else a pointer-keyed open-addressing
