@@ -40,6 +40,7 @@ enum {
     F_NONEMPTY = 4, /* "" is rejected */
     F_IDENT = 8,    /* [A-Za-z0-9_-]+ */
     F_SLOT = 16,    /* a PostgreSQL replication slot name: [a-z0-9_]{1,63} */
+    F_SHORTHAND = 32, /* K_GROUP: a scalar value stands for {mode: value} */
 };
 
 /* One configuration key. Offsets are into sl_config_t (conn == 0) or into
@@ -240,13 +241,35 @@ static const cfg_key_t keys[] = {
      .def = "[]",
      .desc = "Tables never streamed, even when included."},
     {.path = "connectors[].source.snapshot",
+     .type = K_GROUP,
+     .conn = 1,
+     .flags = F_SHORTHAND,
+     .desc = "How existing rows are copied (`op: r`); `snapshot: only` is short for "
+             "`snapshot: {mode: only}`. See docs/snapshots.md."},
+    {.path = "connectors[].source.snapshot.mode",
      .type = K_ENUM,
      CK(source.snapshot),
      .choices = snapshot_modes,
      .def = "initial",
      .desc = "When existing rows are copied: `initial` once before streaming, `never`, "
-             "`only` "
-             "(snapshot then stop), `when_needed` (also when the bookmark is unusable)."},
+             "`only` (snapshot then stop, exit 0), `when_needed` (when there is no "
+             "bookmark, and also when the bookmark can no longer be served)."},
+    {.path = "connectors[].source.snapshot.parallelism",
+     .type = K_INT,
+     CK(source.snapshot_parallelism),
+     .min = 1,
+     .max = 16,
+     .def = "1",
+     .desc = "Readers (each its own database connection) copying tables, and key ranges "
+             "of one large table, at the same time."},
+    {.path = "connectors[].source.snapshot.chunk_rows",
+     .type = K_INT,
+     CK(source.snapshot_chunk_rows),
+     .min = 1,
+     .max = 1000000,
+     .def = "8192",
+     .desc = "Rows read per chunk (one query in primary-key order); the bookmark records "
+             "the last key of each finished chunk, and memory is bounded by it."},
     {.path = "connectors[].source.heartbeat",
      .type = K_DURATION,
      CK(source.heartbeat_ms),
@@ -1139,6 +1162,26 @@ static int set_connectors(ctx_t *x, const yaml_node_t *vn, const char *path)
 }
 
 /* Walk one mapping: every key must be in the table under prefix. */
+/* Store a scalar node into key idx (display path dpath); null leaves the default. */
+static int set_scalar(ctx_t *x, int idx, scope_t sc, const yaml_node_t *vn,
+                      const char *dpath)
+{
+    const cfg_key_t *k = &keys[idx];
+    if (is_null(vn))
+        return 0;
+    if (vn->type != YAML_SCALAR_NODE)
+        return fail(x, node_line(vn), dpath, "expected a single value, got %s",
+                    kind_name(vn));
+    val_t v;
+    if (resolve(x, vn, dpath, (k->flags & F_SECRET) != 0, &v) != 0)
+        return -1;
+    int rc = store_scalar(x, k, sc.base + k->off, &v, dpath);
+    if (rc == 0 && v.secret)
+        x->cfg->priv->secret[sc.index * NKEYS + (size_t)idx] = 1;
+    val_free(&v);
+    return rc;
+}
+
 static int walk_map(ctx_t *x, const yaml_node_t *map, const char *prefix,
                     const char *dprefix, scope_t sc)
 {
@@ -1186,9 +1229,15 @@ static int walk_map(ctx_t *x, const yaml_node_t *map, const char *prefix,
         *lp = is_null(vn) ? -line : line;
         switch (k->type) {
         case K_GROUP:
-            if (is_null(vn))
+            if (is_null(vn)) {
                 rc = 0;
-            else if (vn->type != YAML_MAPPING_NODE)
+            } else if (vn->type == YAML_SCALAR_NODE && (k->flags & F_SHORTHAND)) {
+                /* "snapshot: only" stands for "snapshot: {mode: only}" */
+                sl_buf_puts(&sp, ".mode");
+                int mi = find_key(sp.data);
+                x->lines[sc.index * NKEYS + (size_t)mi] = line;
+                rc = set_scalar(x, mi, sc, vn, dp.data);
+            } else if (vn->type != YAML_MAPPING_NODE)
                 fail(x, node_line(vn), dp.data, "expected a mapping, got %s",
                      kind_name(vn));
             else
@@ -1204,21 +1253,7 @@ static int walk_map(ctx_t *x, const yaml_node_t *map, const char *prefix,
             rc = is_null(vn) ? 0 : set_map(x, k, sc, vn, dp.data);
             break;
         default:
-            if (is_null(vn)) {
-                rc = 0;
-            } else if (vn->type != YAML_SCALAR_NODE) {
-                fail(x, node_line(vn), dp.data, "expected a single value, got %s",
-                     kind_name(vn));
-            } else {
-                val_t v;
-                int secret_key = (k->flags & F_SECRET) != 0;
-                if (resolve(x, vn, dp.data, secret_key, &v) == 0) {
-                    rc = store_scalar(x, k, sc.base + k->off, &v, dp.data);
-                    if (rc == 0 && v.secret)
-                        x->cfg->priv->secret[sc.index * NKEYS + (size_t)idx] = 1;
-                    val_free(&v);
-                }
-            }
+            rc = set_scalar(x, idx, sc, vn, dp.data);
             break;
         }
     next:

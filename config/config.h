@@ -37,7 +37,9 @@ typedef struct sl_source_config {
     uint32_t server_id;     /* mysql: default 5400 + connector index */
     sl_strlist_t include;   /* tables.include: "schema.table"; empty = all */
     sl_strlist_t exclude;   /* tables.exclude */
-    sl_snapshot_mode_t snapshot; /* default initial */
+    sl_snapshot_mode_t snapshot; /* snapshot.mode, default initial */
+    int snapshot_parallelism;    /* snapshot.parallelism, default 1 */
+    int64_t snapshot_chunk_rows; /* snapshot.chunk_rows, default 8192 */
     int64_t heartbeat_ms;   /* heartbeat: default 10s; 0 = off */
 } sl_source_config_t;
 

@@ -23,6 +23,11 @@ void sl_log_setup(int json, sl_log_level_t level)
     log_min = level;
 }
 
+int sl_log_is_json(void)
+{
+    return log_json;
+}
+
 int sl_log_level_parse(const char *s)
 {
     for (int i = 0; i < 4; i++)

@@ -9,6 +9,8 @@ typedef enum { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR } sl_log
 
 /* json: non-zero for JSON lines. level: the lowest level printed. */
 void sl_log_setup(int json, sl_log_level_t level);
+/* Non-zero when lines are JSON (sl_log_setup). */
+int sl_log_is_json(void);
 /* Parse "debug"/"info"/"warn"/"error"; returns -1 when unknown. */
 int sl_log_level_parse(const char *s);
 /* Register a secret value (copied); every later log line and sl_log_redact output

@@ -31,6 +31,13 @@ typedef struct flight {
     int64_t first_us;          /* monotonic time its first record was emitted */
 } flight_t;
 
+/* A snapshot progress document waiting for its position to become durable. */
+typedef struct checkpoint {
+    sl_pos_t pos;
+    char *doc; /* owned; NULL = the snapshot is over */
+    struct checkpoint *next;
+} checkpoint_t;
+
 /* table -> its metrics counters; the source thread's private cache */
 typedef struct tcache_ent {
     const sl_table_t *t;
@@ -82,7 +89,12 @@ struct sl_pipeline {
     size_t flight_head, flight_len;
     int64_t inflight, last_acked_ts;
     pthread_cond_t pause_cv;
-    sl_buf_t doc; /* bookmark scratch, sink thread only */
+    checkpoint_t *ckpt_head, *ckpt_tail; /* snapshot progress not yet durable */
+    char *snap_doc;     /* the snapshot member of the stored bookmark; NULL = null */
+    char *snap_resume;  /* the snapshot member of the bookmark loaded at create */
+    char **snap_reqs;   /* on-demand snapshot requests not yet taken, oldest first */
+    size_t nsnap_reqs;
+    sl_buf_t doc, snap; /* bookmark scratch, sink thread only */
 };
 
 int64_t sl_now_ms(void)
@@ -287,6 +299,20 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
         if (p->bookmark_mtime_ms)
             sl_metrics_bookmark_stored(p->metrics, p->bookmark_mtime_ms);
         root = json_loads(doc, 0, NULL);
+        json_t *snap = root ? json_object_get(root, "snapshot") : NULL;
+        if (snap && !json_is_null(snap)) {
+            if (!json_is_object(snap)) {
+                *rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
+                                 "the bookmark's \"snapshot\" member is not an object or "
+                                 "null; repair the bookmark or remove it with 'sluice "
+                                 "offsets reset'");
+                goto error;
+            }
+            p->snap_resume = json_dumps(snap, JSON_COMPACT);
+            p->snap_doc = p->snap_resume ? strdup(p->snap_resume) : NULL;
+            if (!p->snap_resume || !p->snap_doc)
+                abort();
+        }
         json_t *schemas = root ? json_object_get(root, "schemas") : NULL;
         if (schemas) {
             char *text = json_dumps(schemas, JSON_COMPACT);
@@ -316,8 +342,24 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
     pthread_mutex_lock(&p->mu);
     int moved = p->has_acked &&
                 (!p->has_stored || sl_pos_cmp(&p->acked, &p->stored) != 0 ||
-                 p->acked.minor != p->stored.minor);
+                 p->acked.minor != p->stored.minor ||
+                 (p->ckpt_head && sl_pos_cmp(&p->ckpt_head->pos, &p->acked) <= 0));
     sl_pos_t pos = p->acked;
+    if (moved && (force || now - p->last_store_ms >= COMMIT_INTERVAL_MS)) {
+        /* the snapshot progress that is durable with pos */
+        while (p->ckpt_head && sl_pos_cmp(&p->ckpt_head->pos, &pos) <= 0) {
+            checkpoint_t *c = p->ckpt_head;
+            p->ckpt_head = c->next;
+            if (!p->ckpt_head)
+                p->ckpt_tail = NULL;
+            free(p->snap_doc);
+            p->snap_doc = c->doc;
+            free(c);
+        }
+    }
+    sl_buf_reset(&p->snap);
+    if (p->snap_doc)
+        sl_buf_puts(&p->snap, p->snap_doc); /* copied while mu is held */
     pthread_mutex_unlock(&p->mu);
     if (!moved || (!force && now - p->last_store_ms < COMMIT_INTERVAL_MS))
         return SL_OK;
@@ -326,7 +368,9 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
     p->src_ops->bookmark_render(p->src, &pos, &p->doc);
     sl_buf_puts(&p->doc, ",\"schemas\":");
     sl_schema_cache_dump(p->schemas, &p->doc);
-    sl_buf_puts(&p->doc, ",\"snapshot\":null}");
+    sl_buf_puts(&p->doc, ",\"snapshot\":");
+    sl_buf_puts(&p->doc, p->snap.len ? p->snap.data : "null");
+    sl_buf_putc(&p->doc, '}');
     sl_err_t rc = sl_bookmark_store(p->data_dir, p->cfg->name, p->doc.data, p->doc.len, err,
                                     sizeof(err));
     if (rc) {
@@ -504,6 +548,57 @@ sl_err_t sl_pipe_flush(sl_pipeline_t *p)
 {
     mark_streaming(p);
     return push_current(p);
+}
+
+void sl_pipe_checkpoint(sl_pipeline_t *p, const sl_pos_t *pos, const char *doc, size_t len)
+{
+    checkpoint_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->pos = *pos;
+    if (doc) {
+        c->doc = malloc(len + 1);
+        if (!c->doc)
+            abort();
+        memcpy(c->doc, doc, len);
+        c->doc[len] = 0;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (p->ckpt_tail)
+        p->ckpt_tail->next = c;
+    else
+        p->ckpt_head = c;
+    p->ckpt_tail = c;
+    pthread_mutex_unlock(&p->mu);
+}
+
+const char *sl_pipe_resume_snapshot(sl_pipeline_t *p)
+{
+    return p->snap_resume;
+}
+
+void sl_pipeline_request_snapshot(sl_pipeline_t *p, const char *req)
+{
+    char *copy = strdup(req);
+    pthread_mutex_lock(&p->mu);
+    char **v = realloc(p->snap_reqs, (p->nsnap_reqs + 1) * sizeof(*v));
+    if (!v || !copy)
+        abort();
+    p->snap_reqs = v;
+    v[p->nsnap_reqs++] = copy;
+    pthread_mutex_unlock(&p->mu);
+}
+
+char *sl_pipe_take_snapshot_request(sl_pipeline_t *p)
+{
+    char *r = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->nsnap_reqs) {
+        r = p->snap_reqs[0];
+        memmove(p->snap_reqs, p->snap_reqs + 1, --p->nsnap_reqs * sizeof(char *));
+    }
+    pthread_mutex_unlock(&p->mu);
+    return r;
 }
 
 int sl_pipe_paused(sl_pipeline_t *p)
@@ -695,6 +790,16 @@ int sl_pipeline_bookmark(sl_pipeline_t *p, sl_buf_t *out)
     return 1;
 }
 
+int sl_pipeline_snapshot(sl_pipeline_t *p, sl_buf_t *out)
+{
+    pthread_mutex_lock(&p->mu);
+    int has = p->has_stored && p->snap_doc;
+    if (has)
+        sl_buf_puts(out, p->snap_doc);
+    pthread_mutex_unlock(&p->mu);
+    return has;
+}
+
 sl_err_t sl_pipeline_wait(sl_pipeline_t *p, char *err, size_t errlen)
 {
     if (p->src_started) {
@@ -737,6 +842,18 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
     sl_queue_free(p->q);
     sl_schema_cache_free(p->schemas);
     sl_buf_free(&p->doc);
+    sl_buf_free(&p->snap);
+    while (p->ckpt_head) {
+        checkpoint_t *c = p->ckpt_head;
+        p->ckpt_head = c->next;
+        free(c->doc);
+        free(c);
+    }
+    free(p->snap_doc);
+    free(p->snap_resume);
+    for (size_t i = 0; i < p->nsnap_reqs; i++)
+        free(p->snap_reqs[i]);
+    free(p->snap_reqs);
     free(p->tcache);
     sl_metrics_free(p->own_metrics);
     pthread_cond_destroy(&p->pause_cv);

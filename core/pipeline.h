@@ -57,11 +57,19 @@ typedef struct sl_pipeline_status {
     uint64_t retries;      /* transient source errors the source reconnected after */
 } sl_pipeline_status_t;
 
+/* Ask the source for an on-demand snapshot: req is the request document (a JSON object
+ * {"tables":["schema.table",...],"where":"..."}, copied), taken by the source the next
+ * time it looks (sl_pipe_take_snapshot_request). */
+void sl_pipeline_request_snapshot(sl_pipeline_t *p, const char *req);
+
 /* A consistent snapshot of what the pipeline is doing. */
 void sl_pipeline_status(sl_pipeline_t *p, sl_pipeline_status_t *st);
 /* Append the stored bookmark position as a JSON object ({"lsn":...}, without the schema
  * history); returns 0 and appends nothing when no bookmark is stored. */
 int sl_pipeline_bookmark(sl_pipeline_t *p, sl_buf_t *out);
+/* Append the snapshot progress stored with the bookmark (a JSON object); returns 0 and
+ * appends nothing when no snapshot is in progress. */
+int sl_pipeline_snapshot(sl_pipeline_t *p, sl_buf_t *out);
 
 /* ---- calls for the source, from its thread ---- */
 
@@ -92,6 +100,16 @@ int sl_pipe_sleep(sl_pipeline_t *p, int64_t ms);
  * polls this between messages and, while set, calls sl_pipe_flush, keeps the session
  * alive and reads nothing. A source that does not poll simply blocks in sl_pipe_emit. */
 int sl_pipe_paused(sl_pipeline_t *p);
+/* Snapshot progress (core/snapshot.h): once everything up to and including pos is
+ * durable, every bookmark stored from then on carries doc[0..len) (a JSON object, copied)
+ * as its "snapshot" member; doc NULL stores null (the snapshot is over). pos is the last
+ * position the source emitted or progressed to. Checkpoints take effect in order. */
+void sl_pipe_checkpoint(sl_pipeline_t *p, const sl_pos_t *pos, const char *doc, size_t len);
+/* The "snapshot" member of the bookmark the pipeline was created from, as JSON text, or
+ * NULL when it was null or absent. Borrowed; lives as long as p. */
+const char *sl_pipe_resume_snapshot(sl_pipeline_t *p);
+/* The oldest on-demand snapshot request not yet taken (caller frees), or NULL. */
+char *sl_pipe_take_snapshot_request(sl_pipeline_t *p);
 /* Publish a source-specific gauge as the metric sluice_<name>{connector="..."}, e.g.
  * ("postgres_slot_lag_bytes", "...", 4096). name matches [a-z][a-z0-9_]*; name and help
  * must be string literals (they are kept, not copied). Cheap, but meant for figures a

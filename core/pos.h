@@ -15,8 +15,13 @@ typedef struct sl_pos {
     uint64_t minor; /* postgres: end LSN of the commit record when index == SL_POS_DONE;
                        otherwise source-private auxiliary data, not part of the order */
     uint32_t index; /* 1-based event index within the unit; SL_POS_DONE when complete */
-    uint32_t flags; /* source-private */
+    uint32_t flags; /* SL_POS_F_* below; the rest is source-private */
 } sl_pos_t;
+
+/* A snapshot row (op r) placed between two stream positions: `minor` is the stream
+ * position to resume from (what the source's bookmark renders for it), and the snapshot
+ * progress stored with the bookmark says which rows are durable. */
+#define SL_POS_F_SNAPSHOT 0x1u
 
 static inline int sl_pos_cmp(const sl_pos_t *a, const sl_pos_t *b)
 {

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include "core/buf.h"
 #include "core/log.h"
@@ -32,6 +33,7 @@ struct sl_http {
 typedef struct req {
     size_t body_len;
     int body_bad; /* something other than whitespace or {} was sent */
+    sl_buf_t body; /* the first BODY_MAX bytes (a snapshot request's document) */
 } req_t;
 
 int sl_http_parse_address(const char *text, char *host, size_t hostlen, char *port,
@@ -161,6 +163,61 @@ static int is_get(const char *m)
     return strcmp(m, MHD_HTTP_METHOD_GET) == 0 || strcmp(m, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
+/* POST /connectors/{name}/snapshot {"tables":["schema.table",...],"where":"..."}: an
+ * on-demand snapshot of those tables, taken incrementally while the connector streams. */
+static enum MHD_Result snapshot(sl_http_t *h, struct MHD_Connection *c, const char *method,
+                                const char *name, req_t *rq)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
+                     "/connectors/%s/snapshot takes POST", name);
+    if (rq->body_len > BODY_MAX)
+        return error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                     "a snapshot request is at most %d bytes", BODY_MAX);
+    json_error_t jerr;
+    json_t *doc = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &jerr);
+    json_t *tables = json_object_get(doc, "tables"), *where = json_object_get(doc, "where");
+    const char *why = !json_is_object(doc) ? "the body must be a JSON object"
+                      : !json_is_array(tables) || !json_array_size(tables)
+                          ? "\"tables\" must be a non-empty array of \"schema.table\" names"
+                      : where && !json_is_null(where) && !json_is_string(where)
+                          ? "\"where\" must be a string (an SQL condition)"
+                          : NULL;
+    for (size_t i = 0; !why && i < json_array_size(tables); i++) {
+        const char *t = json_string_value(json_array_get(tables, i));
+        if (!t || !strchr(t, '.') || t[0] == '.')
+            why = "\"tables\" must be a non-empty array of \"schema.table\" names";
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v) if (!why && strcmp(key, "tables") && strcmp(key, "where"))
+        why = "a snapshot request takes only \"tables\" and \"where\"";
+    if (why) {
+        json_decref(doc);
+        return error(c, MHD_HTTP_BAD_REQUEST, NULL, "%s", why);
+    }
+    char *req = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    sl_buf_t b = SL_BUF_INIT;
+    int r = req ? sl_sup_snapshot(h->sup, name, req, &b) : -3;
+    free(req);
+    enum MHD_Result rc;
+    if (r == -1)
+        rc = error(c, MHD_HTTP_NOT_FOUND, NULL,
+                   "no connector named \"%s\"; GET /connectors lists them", name);
+    else if (r == -2)
+        rc = error(c, MHD_HTTP_CONFLICT, NULL,
+                   "connector %s is not running; a snapshot can be asked of a running "
+                   "connector only",
+                   name);
+    else if (r)
+        rc = error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+    else
+        rc = json(c, MHD_HTTP_ACCEPTED, &b);
+    sl_buf_free(&b);
+    return rc;
+}
+
 static enum MHD_Result route(sl_http_t *h, struct MHD_Connection *c, const char *url,
                              const char *method, req_t *rq)
 {
@@ -207,7 +264,7 @@ static enum MHD_Result route(sl_http_t *h, struct MHD_Connection *c, const char 
             &b, "{\"endpoints\":[\"GET /healthz\",\"GET /readyz\",\"GET /metrics\","
                 "\"GET /connectors\",\"GET /connectors/{name}\","
                 "\"POST /connectors/{name}/pause\",\"POST /connectors/{name}/resume\","
-                "\"POST /connectors/{name}/restart\"]}");
+                "\"POST /connectors/{name}/restart\",\"POST /connectors/{name}/snapshot\"]}");
         rc = json(c, MHD_HTTP_OK, &b);
         sl_buf_free(&b);
         return rc;
@@ -235,7 +292,7 @@ static enum MHD_Result route(sl_http_t *h, struct MHD_Connection *c, const char 
         return error(
             c, MHD_HTTP_NOT_FOUND, NULL,
             "no such path; the API has /healthz, /readyz, /metrics, /connectors, "
-            "/connectors/{name} and /connectors/{name}/pause|resume|restart");
+            "/connectors/{name} and /connectors/{name}/pause|resume|restart|snapshot");
 
     char name[256];
     const char *rest = path + 12, *slash = strchr(rest, '/');
@@ -253,7 +310,7 @@ static enum MHD_Result route(sl_http_t *h, struct MHD_Connection *c, const char 
         if (!is_get(method))
             return error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
                          "/connectors/%s takes GET; its actions are POST "
-                         "/connectors/%s/pause|resume|restart",
+                         "/connectors/%s/pause|resume|restart|snapshot",
                          name, name);
         if (sl_sup_describe(h->sup, name, &b) < 0) {
             sl_buf_free(&b);
@@ -272,12 +329,12 @@ static enum MHD_Result route(sl_http_t *h, struct MHD_Connection *c, const char 
     else if (!strcmp(action, "restart"))
         act = SL_SUP_RESTART;
     else if (!strcmp(action, "snapshot"))
-        return error(c, MHD_HTTP_NOT_IMPLEMENTED, NULL,
-                     "on-demand snapshots are not built into this version yet");
+        return snapshot(h, c, method, name, rq);
     else
         return error(
             c, MHD_HTTP_NOT_FOUND, NULL,
-            "unknown action \"%s\"; a connector takes POST pause, resume or restart",
+            "unknown action \"%s\"; a connector takes POST pause, resume, restart or "
+            "snapshot",
             action);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
@@ -335,8 +392,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (*upload_data_size) {
         rq->body_len += *upload_data_size;
-        if (rq->body_len <= BODY_MAX)
+        if (rq->body_len <= BODY_MAX) {
             body_acceptable(rq, upload_data, *upload_data_size);
+            sl_buf_append(&rq->body, upload_data, *upload_data_size);
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -350,7 +409,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    free(*req_cls);
+    req_t *rq = *req_cls;
+    if (rq)
+        sl_buf_free(&rq->body);
+    free(rq);
     *req_cls = NULL;
 }
 
@@ -494,10 +556,12 @@ void sl_http_stop(sl_http_t *h)
 
 /* ---- the healthcheck client ---- */
 
-int sl_http_probe(const char *address, const char *path, int timeout_ms, char *err,
-                  size_t errlen)
+int sl_http_request(const char *address, const char *method, const char *path,
+                    const char *token, const char *body, int timeout_ms, int *status,
+                    sl_buf_t *answer, char *err, size_t errlen)
 {
     char host[256], port[8];
+    *status = 0;
     int r = sl_http_parse_address(address, host, sizeof(host), port, sizeof(port), err,
                                   errlen);
     if (r > 0) {
@@ -531,6 +595,7 @@ int sl_http_probe(const char *address, const char *path, int timeout_ms, char *e
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() too */
     int rc = -1;
+    sl_buf_t req = SL_BUF_INIT, in = SL_BUF_INIT;
     if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
         snprintf(err, errlen,
                  "cannot connect to %s: %s (is the worker running, with "
@@ -538,39 +603,63 @@ int sl_http_probe(const char *address, const char *path, int timeout_ms, char *e
                  address, strerror(errno));
         goto out;
     }
-    sl_buf_t req = SL_BUF_INIT;
-    sl_buf_printf(&req, "GET %s HTTP/1.0\r\nHost: %s%s%s\r\nConnection: close\r\n\r\n",
+    sl_buf_printf(&req, "%s %s HTTP/1.0\r\nHost: %s%s%s\r\nConnection: close\r\n", method,
                   path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "");
-    ssize_t w = write(fd, req.data, req.len);
-    sl_buf_free(&req);
-    if (w < 0) {
-        snprintf(err, errlen, "cannot send to %s: %s", address, strerror(errno));
-        goto out;
+    if (token)
+        sl_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
+    if (body)
+        sl_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+                      strlen(body));
+    sl_buf_puts(&req, "\r\n");
+    if (body)
+        sl_buf_puts(&req, body);
+    for (size_t off = 0; off < req.len;) {
+        ssize_t w = write(fd, req.data + off, req.len - off);
+        if (w <= 0) {
+            snprintf(err, errlen, "cannot send to %s: %s", address, strerror(errno));
+            goto out;
+        }
+        off += (size_t)w;
     }
-    char buf[256];
-    size_t got = 0;
-    while (got < sizeof(buf) - 1) {
-        ssize_t k = read(fd, buf + got, sizeof(buf) - 1 - got);
+    char buf[4096];
+    for (;;) {
+        ssize_t k = read(fd, buf, sizeof(buf));
         if (k <= 0)
             break;
-        got += (size_t)k;
-        if (memchr(buf, '\n', got))
+        sl_buf_append(&in, buf, (size_t)k);
+        if (in.len > (1u << 20))
             break;
+        if (!answer && memchr(in.data, '\n', in.len))
+            break; /* the status line is all a probe needs */
     }
-    buf[got] = 0;
-    buf[strcspn(buf, "\r\n")] = 0;
-    int status = 0;
-    if (sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1) {
+    if (!in.data || sscanf(in.data, "HTTP/%*d.%*d %d", status) != 1) {
         snprintf(err, errlen, "no HTTP answer from %s within %d ms", address, timeout_ms);
         goto out;
     }
-    if (status != 200) {
-        snprintf(err, errlen, "%s%s answered %s", address, path, buf);
-        goto out;
+    if (answer) {
+        const char *sep = strstr(in.data, "\r\n\r\n");
+        if (sep)
+            sl_buf_puts(answer, sep + 4);
     }
     rc = 0;
 out:
+    sl_buf_free(&req);
+    sl_buf_free(&in);
     close(fd);
     freeaddrinfo(res);
     return rc;
+}
+
+int sl_http_probe(const char *address, const char *path, int timeout_ms, char *err,
+                  size_t errlen)
+{
+    int status;
+    if (sl_http_request(address, "GET", path, NULL, NULL, timeout_ms, &status, NULL, err,
+                        errlen))
+        return -1;
+    if (status != 200) {
+        snprintf(err, errlen, "%s%s answered HTTP %d", address, path, status);
+        return -1;
+    }
+    return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
 
+#include "core/buf.h"
+
 #include <stddef.h>
 #include "worker/supervisor.h"
 
@@ -29,8 +31,15 @@ void sl_http_set_token(sl_http_t *h, const char *token);
 /* Stop serving and free; in-flight requests are finished first. NULL-safe. */
 void sl_http_stop(sl_http_t *h);
 
-/* GET path from address (a wildcard host is asked on loopback) within timeout_ms.
- * Returns 0 on HTTP 200; else -1 with a sentence in err. */
+/* One HTTP/1.0 request to address (a wildcard host is asked on loopback) within
+ * timeout_ms: token (may be NULL) as a bearer token, body (may be NULL) as JSON. *status
+ * gets the answer's status and answer (may be NULL) its body. Returns 0 when an answer
+ * came, else -1 with a sentence in err. */
+int sl_http_request(const char *address, const char *method, const char *path,
+                    const char *token, const char *body, int timeout_ms, int *status,
+                    sl_buf_t *answer, char *err, size_t errlen);
+/* GET path from address within timeout_ms. Returns 0 on HTTP 200; else -1 with a
+ * sentence in err. */
 int sl_http_probe(const char *address, const char *path, int timeout_ms, char *err,
                   size_t errlen);
 

@@ -25,14 +25,19 @@ static void usage(FILE *f)
             "       sluice validate -c FILE       check the configuration (no network)\n"
             "       sluice check -c FILE          preflight against the live servers\n"
             "       sluice offsets show|set|reset -c FILE --connector NAME [--position JSON]\n"
+            "       sluice snapshot -c FILE --connector NAME --table SCHEMA.TABLE [--table ...]\n"
+            "                       [--where SQL]  copy tables again while the worker streams\n"
             "       sluice healthcheck [-c FILE | --address HOST:PORT]\n"
             "                                     exit 0 when the worker's /healthz says ok\n"
             "       sluice config-reference       print the configuration keys (Markdown)\n"
             "       sluice version\n");
 }
 
+#define MAX_TABLES 64
 typedef struct args {
-    const char *cmd, *sub, *config, *connector, *position, *address;
+    const char *cmd, *sub, *config, *connector, *position, *address, *where;
+    const char *tables[MAX_TABLES];
+    size_t ntables;
 } args_t;
 
 static int parse_args(int argc, char **argv, args_t *a)
@@ -59,6 +64,10 @@ static int parse_args(int argc, char **argv, args_t *a)
             dst = &a->position;
         else if (!strcmp(o, "--address"))
             dst = &a->address;
+        else if (!strcmp(o, "--where"))
+            dst = &a->where;
+        else if (!strcmp(o, "--table") && a->ntables < MAX_TABLES)
+            dst = &a->tables[a->ntables++];
         else if (!strcmp(o, "-h") || !strcmp(o, "--help"))
             return -1;
         if (!dst || i + 1 >= argc) {
@@ -363,6 +372,74 @@ static int cmd_healthcheck(const args_t *a)
     return rc ? EXIT_RUNTIME : 0;
 }
 
+/* `sluice snapshot`: ask the running worker (its HTTP API) for an on-demand snapshot. */
+static int cmd_snapshot(const args_t *a)
+{
+    sl_config_t *cfg = load_config(a);
+    if (!cfg)
+        return EXIT_USAGE;
+    int rc = EXIT_USAGE;
+    char err[1024];
+    json_t *req = NULL, *tables = NULL;
+    char *body = NULL;
+    sl_buf_t path = SL_BUF_INIT, answer = SL_BUF_INIT;
+    const sl_connector_config_t *c = a->connector ? sl_config_connector(cfg, a->connector)
+                                                  : (cfg->nconnectors == 1 ? cfg->connectors
+                                                                           : NULL);
+    if (!c) {
+        fprintf(stderr, "sluice: snapshot needs --connector NAME (one of the config's "
+                        "connectors)\n");
+        goto out;
+    }
+    if (!a->ntables) {
+        fprintf(stderr, "sluice: snapshot needs --table SCHEMA.TABLE (once per table)\n");
+        goto out;
+    }
+    req = json_object();
+    tables = json_array();
+    for (size_t i = 0; i < a->ntables; i++) {
+        if (!strchr(a->tables[i], '.')) {
+            fprintf(stderr, "sluice: --table %s: name it as schema.table (db.table)\n",
+                    a->tables[i]);
+            goto out;
+        }
+        json_array_append_new(tables, json_string(a->tables[i]));
+    }
+    json_object_set(req, "tables", tables);
+    if (a->where)
+        json_object_set_new(req, "where", json_string(a->where));
+    body = json_dumps(req, JSON_COMPACT);
+    const char *addr = cfg->http ? cfg->http : SL_HTTP_DEFAULT_ADDRESS;
+    sl_buf_printf(&path, "/connectors/%s/snapshot", c->name);
+    int status;
+    if (!body || sl_http_request(addr, "POST", path.data, cfg->http_token, body, 10000,
+                                 &status, &answer, err, sizeof(err))) {
+        fprintf(stderr, "sluice: snapshot: %s\n", body ? err : "out of memory");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    if (status == 202) {
+        printf("snapshot of %zu table(s) requested from %s; progress: GET %s/connectors/%s "
+               "(\"snapshot\") or the worker's log\n",
+               a->ntables, c->name, addr, c->name);
+        rc = 0;
+    } else {
+        char red[1024];
+        sl_log_redact(answer.data ? answer.data : "", red, sizeof(red));
+        red[strcspn(red, "\n")] = 0;
+        fprintf(stderr, "sluice: snapshot: the worker answered HTTP %d: %s\n", status, red);
+        rc = status == 400 || status == 404 ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+out:
+    free(body);
+    json_decref(tables);
+    json_decref(req);
+    sl_buf_free(&path);
+    sl_buf_free(&answer);
+    sl_config_free(cfg);
+    return rc;
+}
+
 static int cmd_offsets(const args_t *a)
 {
     sl_config_t *cfg = load_config(a);
@@ -461,6 +538,8 @@ int main(int argc, char **argv)
         return cmd_offsets(&a);
     if (!strcmp(a.cmd, "healthcheck"))
         return cmd_healthcheck(&a);
+    if (!strcmp(a.cmd, "snapshot"))
+        return cmd_snapshot(&a);
     fprintf(stderr, "sluice: unknown command %s\n", a.cmd);
     usage(stderr);
     return EXIT_USAGE;

@@ -609,6 +609,9 @@ static void put_connector(sl_sup_t *s, slot_t *sl, sl_buf_t *out)
         else
             put_disk_bookmark(sl->ref->cfg->data_dir, sl->name, out);
     }
+    put_key(out, "snapshot");
+    if (!has || !sl_pipeline_snapshot(sl->pipe, out))
+        sl_buf_puts(out, "null");
     put_key(out, "lag_seconds");
     sl_buf_put_double(out, sl_metrics_lag_seconds(sl->metrics, now));
     put_key(out, "bookmark_age_seconds");
@@ -729,6 +732,20 @@ int sl_sup_control(sl_sup_t *s, const char *name, sl_sup_action_t action, sl_buf
     }
     pthread_mutex_unlock(&s->mu);
     return sl ? 0 : -1;
+}
+
+int sl_sup_snapshot(sl_sup_t *s, const char *name, const char *req, sl_buf_t *out)
+{
+    pthread_mutex_lock(&s->mu);
+    slot_t *sl = find_slot(s, name);
+    int rc = !sl ? -1 : !sl->pipe || sl_pipeline_finished(sl->pipe) ? -2 : 0;
+    if (!rc) {
+        sl_pipeline_request_snapshot(sl->pipe, req);
+        sl_info(sl->name, "on-demand snapshot requested by the HTTP API: %s", req);
+        put_connector(s, sl, out);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 void sl_sup_metrics(sl_sup_t *s, sl_buf_t *out)

@@ -49,6 +49,10 @@ typedef enum { SL_SUP_PAUSE, SL_SUP_RESUME, SL_SUP_RESTART } sl_sup_action_t;
 /* Pause, resume or restart a connector (a restart drains it and starts it again; the
  * pause state is kept). Appends the connector's status; -1 when there is no such name. */
 int sl_sup_control(sl_sup_t *s, const char *name, sl_sup_action_t action, sl_buf_t *out);
+/* Hand an on-demand snapshot request (a validated JSON object) to a running connector
+ * and append its status. -1: no such connector; -2: it is not running (failed, stopped
+ * or between restarts), nothing was queued. */
+int sl_sup_snapshot(sl_sup_t *s, const char *name, const char *req, sl_buf_t *out);
 /* The Prometheus exposition of every connector. */
 void sl_sup_metrics(sl_sup_t *s, sl_buf_t *out);
 

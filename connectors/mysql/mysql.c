@@ -21,100 +21,9 @@
 #include "connectors/mysql/binlog.h"
 #include "connectors/mysql/mytypes.h"
 #include "connectors/mysql/mysql.h"
+#include "connectors/mysql/mysource.h"
 
-#define OFFSET_BITS 40
-#define OFFSET_MASK ((UINT64_C(1) << OFFSET_BITS) - 1)
-#define RING_SIZE 4096 /* committed positions whose GTID state is remembered */
-#define GTID_TEXT 192  /* longest GTID state kept in the ring */
-#define MAX_DOMAINS 32
-#define BASE_LEN 128
-#define MAX_HEARTBEAT_MS                                                                 \
-    1000 /* the stream wakes up at least this often to see a stop                        \
-          */
 #define ER_MASTER_FATAL_READING_BINLOG 1236
-
-/* One table id as last described by a TABLE_MAP. */
-typedef struct my_tab {
-    uint64_t table_id;
-    uint64_t sig; /* fingerprint of the TABLE_MAP the shape was built from */
-    int excluded;
-    const sl_table_t *table; /* interned version; NULL when excluded */
-    uint64_t tx_seen, count; /* data_collection_order within the transaction */
-    uint32_t *json_cols; /* MariaDB: text columns that are JSON (a json_valid check) */
-    uint32_t njson;
-} my_tab_t;
-
-/* Column names and key from information_schema, for servers that do not write them into
- * TABLE_MAP (binlog_row_metadata other than FULL). Dropped at every DDL. */
-typedef struct my_names {
-    char *qualified;
-    size_t ncols;
-    char **names;
-    uint8_t *key;
-} my_names_t;
-
-typedef struct my_domain {
-    uint32_t domain, server;
-    uint64_t seq;
-} my_domain_t;
-
-typedef struct my_gtid_ent {
-    uint64_t major; /* a finished position's major */
-    char text[GTID_TEXT];
-} my_gtid_ent_t;
-
-typedef struct my_source {
-    const sl_connector_config_t *cfg;
-    sl_pipeline_t *pipe;
-    MYSQL *repl, *sql;
-    MARIADB_RPL *rpl;
-    MARIADB_RPL_EVENT *rev;
-    sl_binlog_decoder_t *dec;
-    sl_arena_t arena;
-    sl_buf_t extra, txid, gtid;
-    my_tab_t *tabs;
-    size_t ntabs, captabs;
-    my_names_t *names;
-    size_t nnames, capnames;
-
-    /* stream position */
-    char file[256];  /* binlog file being read */
-    uint32_t seq;    /* its sequence number */
-    uint64_t offset; /* position just after the last event */
-    int have_origin; /* where the very first session started (no bookmark) */
-    sl_pos_t origin;
-
-    /* the current transaction */
-    int in_tx, tx_explicit, have_gtid;
-    uint64_t tx_start, tx_major, tx_counter;
-    uint32_t index;
-    uint32_t server_id;
-    int64_t commit_ts_ms;
-    int pending_dom;
-    my_domain_t pending;
-
-    int by_gtid;                /* this session started from a GTID state ... */
-    char gtid_start[GTID_TEXT]; /* ... this one; cleared once positions are checked */
-
-    int has_skip;
-    sl_pos_t skip; /* everything at or before this was already handed over */
-    int has_last;
-    sl_pos_t last; /* last position handed to the pipeline */
-
-    /* MariaDB GTID state after the last finished transaction */
-    int gtid_known;
-    my_domain_t doms[MAX_DOMAINS];
-    size_t ndoms;
-
-    int64_t last_headroom_ms; /* when the retention gauges were last published */
-    uint32_t headroom_seq;    /* and for which bookmark file */
-
-    /* shared with the sink thread (bookmark_render) */
-    pthread_mutex_t mu;
-    char base[BASE_LEN];
-    my_gtid_ent_t *ring;
-    size_t ring_next, ring_n;
-} my_source_t;
 
 /* What the last bookmark_parse saw, for rendering without a running source
  * (`sluice offsets set`) and for a source that has not read a ROTATE yet. */
@@ -126,7 +35,7 @@ static int parsed_has_gtid;
 
 /* ---- positions and bookmarks ---- */
 
-static uint64_t pos_major(uint32_t seq, uint64_t off)
+uint64_t mys_pos_major(uint32_t seq, uint64_t off)
 {
     return (uint64_t)seq << OFFSET_BITS | (off & OFFSET_MASK);
 }
@@ -209,6 +118,16 @@ static int gtid_for(my_source_t *s, const sl_pos_t *pos, char *out)
 static void my_bookmark_render(void *ctx, const sl_pos_t *pos, sl_buf_t *out)
 {
     my_source_t *s = ctx;
+    if (pos->flags & SL_POS_F_SNAPSHOT) {
+        /* a snapshot row: the stream resumes at the event after its place (the snapshot
+         * progress stored beside says which rows are durable) */
+        sl_pos_t at = {.major = mys_pos_major((uint32_t)(pos->major >> OFFSET_BITS),
+                                              pos->minor - 2),
+                       .minor = pos->minor,
+                       .index = SL_POS_DONE};
+        my_bookmark_render(ctx, &at, out);
+        return;
+    }
     char base[BASE_LEN] = "", gtid[GTID_TEXT] = "", file[BASE_LEN + 16];
     int have_gtid = 0;
     if (s) {
@@ -293,7 +212,7 @@ static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, c
                         "the bookmark's \"row\" must be \"done\" or a row number");
         goto out;
     }
-    pos->major = pos_major(seq, tx);
+    pos->major = mys_pos_major(seq, tx);
     pthread_mutex_lock(&parsed_mu);
     strcpy(parsed_base, base);
     parsed_pos = *pos;
@@ -423,7 +342,7 @@ static void ring_push(my_source_t *s, uint64_t major)
 
 /* ---- connections ---- */
 
-static sl_err_t my_error(MYSQL *m, char *err, size_t errlen, const char *what)
+sl_err_t mys_error(MYSQL *m, char *err, size_t errlen, const char *what)
 {
     unsigned e = mysql_errno(m);
     char red[512];
@@ -436,7 +355,7 @@ static sl_err_t my_error(MYSQL *m, char *err, size_t errlen, const char *what)
     return sl_err_set(err, errlen, rc, "%s: %s (error %u)", what, red, e);
 }
 
-static MYSQL *my_connect(my_source_t *s, char *err, size_t errlen, sl_err_t *rc)
+MYSQL *mys_connect(my_source_t *s, char *err, size_t errlen, sl_err_t *rc)
 {
     const sl_source_config_t *c = &s->cfg->source;
     MYSQL *m = mysql_init(NULL);
@@ -452,7 +371,7 @@ static MYSQL *my_connect(my_source_t *s, char *err, size_t errlen, sl_err_t *rc)
         char what[300];
         snprintf(what, sizeof(what), "cannot connect to MySQL at %s:%d as %s", c->host,
                  c->port, c->user);
-        *rc = my_error(m, err, errlen, what);
+        *rc = mys_error(m, err, errlen, what);
         mysql_close(m);
         return NULL;
     }
@@ -471,38 +390,40 @@ static void my_disconnect(my_source_t *s)
     s->rpl = NULL;
     mysql_close(s->repl);
     mysql_close(s->sql);
-    s->repl = s->sql = NULL;
+    mysql_close(s->snap);
+    s->repl = s->sql = s->snap = NULL;
+    s->chunk_open = 0;
 }
 
 /* Run a statement and return its result (caller mysql_free_result; NULL with err for a
  * statement without rows or on failure, rc tells which). */
-static MYSQL_RES *my_query(MYSQL *m, const char *sql, sl_err_t *rc, char *err,
+MYSQL_RES *mys_query(MYSQL *m, const char *sql, sl_err_t *rc, char *err,
                            size_t errlen)
 {
     if (mysql_real_query(m, sql, strlen(sql))) {
         char what[200];
         snprintf(what, sizeof(what), "query %.60s failed", sql);
-        *rc = my_error(m, err, errlen, what);
+        *rc = mys_error(m, err, errlen, what);
         return NULL;
     }
     *rc = SL_OK;
     return mysql_store_result(m);
 }
 
-static sl_err_t my_exec(MYSQL *m, const char *sql, char *err, size_t errlen)
+sl_err_t mys_exec(MYSQL *m, const char *sql, char *err, size_t errlen)
 {
     sl_err_t rc;
-    MYSQL_RES *r = my_query(m, sql, &rc, err, errlen);
+    MYSQL_RES *r = mys_query(m, sql, &rc, err, errlen);
     mysql_free_result(r);
     return rc;
 }
 
 /* The first column of the first row of a one-value query, copied into out. */
-static sl_err_t my_value(MYSQL *m, const char *sql, char *out, size_t n, char *err,
+sl_err_t mys_value(MYSQL *m, const char *sql, char *out, size_t n, char *err,
                          size_t errlen)
 {
     sl_err_t rc;
-    MYSQL_RES *r = my_query(m, sql, &rc, err, errlen);
+    MYSQL_RES *r = mys_query(m, sql, &rc, err, errlen);
     if (!r)
         return rc ? rc
                   : sl_err_set(err, errlen, SL_ERR_SOURCE, "%s returned nothing", sql);
@@ -524,7 +445,7 @@ static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
 {
     sl_err_t rc;
     memset(v, 0, sizeof(*v));
-    MYSQL_RES *r = my_query(m,
+    MYSQL_RES *r = mys_query(m,
                             "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', "
                             "'binlog_format', 'binlog_row_image', 'binlog_row_metadata', "
                             "'binlog_row_value_options', 'binlog_checksum', 'version', "
@@ -558,7 +479,7 @@ static sl_err_t binlog_present(MYSQL *m, const char *file, int *present, char *o
                                size_t n, char *err, size_t errlen)
 {
     sl_err_t rc;
-    MYSQL_RES *r = my_query(m, "SHOW BINARY LOGS", &rc, err, errlen);
+    MYSQL_RES *r = mys_query(m, "SHOW BINARY LOGS", &rc, err, errlen);
     if (!r)
         return rc ? rc : SL_ERR_SOURCE;
     MYSQL_ROW row;
@@ -626,7 +547,7 @@ static void forget_tables(my_source_t *s)
     s->nnames = 0;
 }
 
-static void sql_quote(MYSQL *m, const char *v, sl_buf_t *out)
+void mys_quote(MYSQL *m, const char *v, sl_buf_t *out)
 {
     size_t n = strlen(v);
     sl_buf_reserve(out, 2 * n + 3);
@@ -651,12 +572,12 @@ static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
     sl_buf_puts(&q,
                 "SELECT COLUMN_NAME, COLUMN_KEY FROM information_schema.COLUMNS WHERE "
                 "TABLE_SCHEMA = ");
-    sql_quote(s->sql, bt->db, &q);
+    mys_quote(s->sql, bt->db, &q);
     sl_buf_puts(&q, " AND TABLE_NAME = ");
-    sql_quote(s->sql, bt->name, &q);
+    mys_quote(s->sql, bt->name, &q);
     sl_buf_puts(&q, " ORDER BY ORDINAL_POSITION");
     sl_err_t rc;
-    MYSQL_RES *r = my_query(s->sql, q.data, &rc, err, errlen);
+    MYSQL_RES *r = mys_query(s->sql, q.data, &rc, err, errlen);
     sl_buf_free(&q);
     if (!r)
         return rc ? rc : SL_ERR_SOURCE;
@@ -687,6 +608,39 @@ static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
     return SL_OK;
 }
 
+void mys_json_columns(my_source_t *s, const char *db, const char *table, size_t ncols,
+                      const char *const *names, uint8_t *json)
+{
+    sl_buf_t q = SL_BUF_INIT;
+    sl_buf_puts(&q, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
+                    "CONSTRAINT_SCHEMA = ");
+    mys_quote(s->sql, db, &q);
+    sl_buf_puts(&q, " AND TABLE_NAME = ");
+    mys_quote(s->sql, table, &q);
+    sl_err_t rc;
+    char err[256];
+    MYSQL_RES *r = mys_query(s->sql, q.data, &rc, err, sizeof(err));
+    sl_buf_free(&q);
+    if (!r) {
+        sl_debug(s->cfg->name, "JSON columns of %s unknown: %s", table, err);
+        return;
+    }
+    MYSQL_ROW row;
+    sl_buf_t want = SL_BUF_INIT;
+    while ((row = mysql_fetch_row(r))) {
+        for (size_t i = 0; row[0] && i < ncols; i++) {
+            if (!names[i])
+                continue;
+            sl_buf_reset(&want);
+            sl_buf_printf(&want, "json_valid(`%s`)", names[i]);
+            if (strcmp(row[0], want.data) == 0)
+                json[i] = 1;
+        }
+    }
+    sl_buf_free(&want);
+    mysql_free_result(r);
+}
+
 /* MariaDB's JSON is a LONGTEXT with a json_valid(`col`) CHECK: find those columns so the
  * schema document says json. A failed lookup only loses that detail. */
 static void find_json_columns(my_source_t *s, const sl_binlog_table_t *bt, my_tab_t *tb)
@@ -700,40 +654,24 @@ static void find_json_columns(my_source_t *s, const sl_binlog_table_t *bt, my_ta
             text_blob = 1;
     if (!text_blob || sl_binlog_decoder_flavor(s->dec) != SL_BINLOG_MARIADB)
         return;
-    sl_buf_t q = SL_BUF_INIT;
-    sl_buf_puts(&q, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
-                    "CONSTRAINT_SCHEMA = ");
-    sql_quote(s->sql, bt->db, &q);
-    sl_buf_puts(&q, " AND TABLE_NAME = ");
-    sql_quote(s->sql, bt->name, &q);
-    sl_err_t rc;
-    char err[256];
-    MYSQL_RES *r = my_query(s->sql, q.data, &rc, err, sizeof(err));
-    sl_buf_free(&q);
-    if (!r) {
-        sl_debug(s->cfg->name, "JSON columns of %s unknown: %s", bt->name, err);
-        return;
+    const char **names = calloc(bt->ncols, sizeof(char *));
+    uint8_t *json = calloc(bt->ncols, 1);
+    if (!names || !json)
+        abort();
+    for (uint32_t i = 0; i < bt->ncols; i++)
+        names[i] = bt->cols[i].name;
+    mys_json_columns(s, bt->db, bt->name, bt->ncols, names, json);
+    for (uint32_t i = 0; i < bt->ncols; i++) {
+        if (!json[i])
+            continue;
+        uint32_t *v = realloc(tb->json_cols, (tb->njson + 1) * sizeof(*v));
+        if (!v)
+            abort();
+        tb->json_cols = v;
+        tb->json_cols[tb->njson++] = i;
     }
-    MYSQL_ROW row;
-    sl_buf_t want = SL_BUF_INIT;
-    while ((row = mysql_fetch_row(r))) {
-        for (uint32_t i = 0; row[0] && i < bt->ncols; i++) {
-            if (!bt->cols[i].name)
-                continue;
-            sl_buf_reset(&want);
-            sl_buf_printf(&want, "json_valid(`%.*s`)", (int)bt->cols[i].name_len,
-                          bt->cols[i].name);
-            if (strcmp(row[0], want.data) != 0)
-                continue;
-            uint32_t *v = realloc(tb->json_cols, (tb->njson + 1) * sizeof(*v));
-            if (!v)
-                abort();
-            tb->json_cols = v;
-            tb->json_cols[tb->njson++] = i;
-        }
-    }
-    sl_buf_free(&want);
-    mysql_free_result(r);
+    free(names);
+    free(json);
 }
 
 static void mark_json_columns(const my_tab_t *tb, const sl_binlog_table_t *bt)
@@ -795,33 +733,52 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
             names = NULL;
         }
     }
+    const char **cnames = calloc(bt->ncols ? bt->ncols : 1, sizeof(char *));
+    char *fallback = calloc(bt->ncols ? bt->ncols : 1, 24);
+    uint8_t *key = calloc(bt->ncols ? bt->ncols : 1, 1);
+    if (!cnames || !fallback || !key)
+        abort();
     for (uint32_t i = 0; i < bt->ncols; i++) {
         const sl_my_col_t *c = &bt->cols[i];
-        char fallback[24];
-        const char *name;
-        int key = 0;
         if (bt->has_names && c->name) {
-            name = c->name;
+            cnames[i] = c->name;
         } else if (names) {
-            name = names->names[i];
-            key = names->key[i];
+            cnames[i] = names->names[i];
+            key[i] = names->key[i];
         } else {
-            snprintf(fallback, sizeof(fallback), "col_%" PRIu32, i + 1);
-            name = fallback;
+            snprintf(fallback + 24 * i, 24, "col_%" PRIu32, i + 1);
+            cnames[i] = fallback + 24 * i;
         }
         if (bt->has_pk || bt->has_names) {
-            key = 0;
+            key[i] = 0;
             for (uint32_t k = 0; k < bt->npk; k++)
                 if (bt->pk_cols[k] == i)
-                    key = 1;
+                    key[i] = 1;
         }
-        sl_table_add_column(t, name, sl_my_type_name(c), c->type, c->meta, sl_my_jtype(c),
-                            (c->flags & SL_MY_F_NULLABLE) ? 1 : 0, key);
     }
-    tb->table = sl_schema_cache_intern(sl_pipe_schemas(s->pipe), t);
+    tb->table = mys_intern_table(s, bt->db, bt->name, bt->ncols, bt->cols, cnames, key);
+    free(cnames);
+    free(fallback);
+    free(key);
+    sl_table_free(t);
     tb->sig = sig;
     return SL_OK;
 }
+
+const sl_table_t *mys_intern_table(my_source_t *s, const char *db, const char *name,
+                                   size_t ncols, const sl_my_col_t *cols,
+                                   const char *const *names, const uint8_t *key)
+{
+    sl_table_t *t = sl_table_new(db, NULL, name);
+    for (size_t i = 0; i < ncols; i++) {
+        const sl_my_col_t *c = &cols[i];
+        sl_table_add_column(t, names[i], sl_my_type_name(c), c->type, c->meta,
+                            sl_my_jtype(c), (c->flags & SL_MY_F_NULLABLE) ? 1 : 0, key[i]);
+    }
+    return sl_schema_cache_intern(sl_pipe_schemas(s->pipe), t);
+}
+
+
 
 /* ---- changes ---- */
 
@@ -830,7 +787,7 @@ static void begin_tx(my_source_t *s, const sl_binlog_event_t *ev, uint64_t start
     s->in_tx = 1;
     s->tx_explicit = 0;
     s->tx_start = start;
-    s->tx_major = pos_major(s->seq, start);
+    s->tx_major = mys_pos_major(s->seq, start);
     s->index = 0;
     s->tx_counter++;
     s->commit_ts_ms = (int64_t)ev->h.timestamp * 1000;
@@ -865,11 +822,12 @@ static void progress(my_source_t *s, uint64_t major, uint64_t resume)
 }
 
 /* Every transaction that starts before offset `off` of the current file is complete. A
- * transaction may start exactly at off, so the position sorts just below it. */
+ * transaction may start exactly at off, so the position sorts below it, two below: a
+ * snapshot chunk placed at off takes off - 1 (every event is longer than that). */
 static void progress_before(my_source_t *s, uint64_t off)
 {
     if (off > 4)
-        progress(s, pos_major(s->seq, off - 1), off);
+        progress(s, mys_pos_major(s->seq, off - 2), off);
 }
 
 static void end_tx(my_source_t *s, uint64_t end)
@@ -940,6 +898,18 @@ static sl_err_t emit(my_source_t *s, my_tab_t *tb, char op, const sl_value_t *be
     s->last = pos;
     s->has_last = 1;
     return SL_OK;
+}
+
+sl_err_t mys_emit_row(my_source_t *s, const sl_table_t *t, const sl_value_t *row,
+                      const sl_pos_t *pos, const char *snapshot, char *err, size_t errlen)
+{
+    sl_err_t rc = sl_snap_emit_row(s->pipe, t, row, pos, s->plan.started_ms, snapshot,
+                                   s->extra.data, s->extra.len, err, errlen);
+    if (!rc) {
+        s->last = *pos;
+        s->has_last = 1;
+    }
+    return rc;
 }
 
 static sl_err_t on_rows(my_source_t *s, sl_binlog_event_t *ev, char *err, size_t errlen)
@@ -1138,8 +1108,10 @@ static sl_err_t on_query(my_source_t *s, const sl_binlog_event_t *ev, uint64_t s
     } else {
         q = p;
         if (sql_word(&q, end, "ALTER") || sql_word(&q, end, "CREATE") ||
-            sql_word(&q, end, "DROP") || sql_word(&q, end, "RENAME"))
+            sql_word(&q, end, "DROP") || sql_word(&q, end, "RENAME")) {
             forget_tables(s);
+            mysnap_forget(s);
+        }
     }
     if (rc)
         return rc;
@@ -1167,7 +1139,7 @@ static void publish_headroom(my_source_t *s)
     s->headroom_seq = need;
     char err[256];
     sl_err_t rc;
-    MYSQL_RES *r = my_query(s->sql, "SHOW BINARY LOGS", &rc, err, sizeof(err));
+    MYSQL_RES *r = mys_query(s->sql, "SHOW BINARY LOGS", &rc, err, sizeof(err));
     if (!r)
         return;
     double files = 0, bytes = 0;
@@ -1285,8 +1257,12 @@ static sl_err_t on_event(my_source_t *s, sl_binlog_event_t *ev, uint64_t start,
             memcmp(ev->u.heartbeat.file, s->file, ev->u.heartbeat.file_len) == 0 &&
             ev->u.heartbeat.pos > s->offset)
             s->offset = ev->u.heartbeat.pos;
-        if (!s->in_tx)
+        if (!s->in_tx) {
+            rc = mysnap_reached(s, 0, err, errlen);
+            if (rc)
+                return rc;
             progress_before(s, s->offset);
+        }
         return sl_pipe_flush(s->pipe);
     default:
         break;
@@ -1301,6 +1277,13 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
     for (;;) {
         if (sl_pipe_stopping(s->pipe))
             return SL_ERR_STOPPED;
+        if (!s->in_tx) {
+            sl_err_t rc = mysnap_tick(s, err, errlen);
+            if (rc)
+                return rc;
+            if (mysnap_finished(s))
+                return SL_OK;
+        }
         if (!s->in_tx && stream_idle(s)) {
             /* nothing buffered on the socket: hand over what we have before waiting */
             sl_err_t rc = sl_pipe_flush(s->pipe);
@@ -1333,7 +1316,7 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
                 return sl_err_set(err, errlen, SL_ERR_RETRY,
                                   "the server ended the binlog stream at %s:%" PRIu64,
                                   s->file, s->offset);
-            return my_error(s->repl, err, errlen, "lost the replication connection");
+            return mys_error(s->repl, err, errlen, "lost the replication connection");
         }
         s->rev = e;
         const uint8_t *raw = e->raw_data;
@@ -1359,6 +1342,10 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
         } else {
             start = end = s->offset;
         }
+        /* a snapshot chunk placed at or before this event goes out first */
+        if (!s->in_tx && ev.kind != SL_BINLOG_K_ROTATE && end > start &&
+            (rc = mysnap_reached(s, start, err, errlen)))
+            return rc;
         rc = on_event(s, &ev, start, end, err, errlen);
         if (rc)
             return rc;
@@ -1390,10 +1377,10 @@ static int gtid_servable(MYSQL *m, const char *oldest, const char *gtid, char *s
 {
     char q[600], ignored[256];
     sl_buf_t esc = SL_BUF_INIT;
-    sql_quote(m, oldest, &esc);
+    mys_quote(m, oldest, &esc);
     snprintf(q, sizeof(q), "SELECT BINLOG_GTID_POS(%s, 4)", esc.data);
     sl_buf_free(&esc);
-    if (my_value(m, q, start, n, ignored, sizeof(ignored)) != SL_OK)
+    if (mys_value(m, q, start, n, ignored, sizeof(ignored)) != SL_OK)
         return 0;
     return !gtid_state_ahead(start, gtid);
 }
@@ -1456,9 +1443,9 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
      * crash before the first change does not move the start */
     sl_err_t rc;
     /* MySQL 8.4 renamed it (SHOW BINARY LOG STATUS) and removed the old name */
-    MYSQL_RES *r = my_query(s->sql, "SHOW MASTER STATUS", &rc, err, errlen);
+    MYSQL_RES *r = mys_query(s->sql, "SHOW MASTER STATUS", &rc, err, errlen);
     if (!r && rc == SL_ERR_SOURCE)
-        r = my_query(s->sql, "SHOW BINARY LOG STATUS", &rc, err, errlen);
+        r = mys_query(s->sql, "SHOW BINARY LOG STATUS", &rc, err, errlen);
     if (!r)
         return rc ? rc : SL_ERR_SOURCE;
     MYSQL_ROW row = mysql_fetch_row(r);
@@ -1478,7 +1465,7 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
                           "the server's binlog position %s:%" PRIu64 " is not usable",
                           file, *off);
     s->origin = (sl_pos_t){
-        .major = pos_major(seq, *off - 1), .minor = *off, .index = SL_POS_DONE};
+        .major = mys_pos_major(seq, *off - 2), .minor = *off, .index = SL_POS_DONE};
     s->have_origin = 1;
     pthread_mutex_lock(&s->mu);
     strcpy(s->base, base);
@@ -1497,21 +1484,21 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
     /* the heartbeat also bounds how long a stop waits for the blocking read */
     if (hb <= 0 || hb > MAX_HEARTBEAT_MS)
         hb = MAX_HEARTBEAT_MS;
-    if ((rc = my_exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum",
+    if ((rc = mys_exec(s->repl, "SET @master_binlog_checksum = @@global.binlog_checksum",
                       err, errlen)) ||
-        (rc = my_exec(s->repl, "SET @mariadb_slave_capability = 4", err, errlen)))
+        (rc = mys_exec(s->repl, "SET @mariadb_slave_capability = 4", err, errlen)))
         return rc;
     snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %" PRId64,
              hb * INT64_C(1000000));
-    if ((rc = my_exec(s->repl, sql, err, errlen)))
+    if ((rc = mys_exec(s->repl, sql, err, errlen)))
         return rc;
     if (gtid) {
         /* MariaDB GTID mode: the server ignores the file name and position and starts
          * after this state (the protocol still wants position 4) */
         sl_buf_t q = SL_BUF_INIT;
         sl_buf_puts(&q, "SET @slave_connect_state = ");
-        sql_quote(s->repl, gtid, &q);
-        rc = my_exec(s->repl, q.data, err, errlen);
+        mys_quote(s->repl, gtid, &q);
+        rc = mys_exec(s->repl, q.data, err, errlen);
         sl_buf_free(&q);
         if (rc)
             return rc;
@@ -1535,7 +1522,7 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
                           mariadb_rpl_error(s->rpl));
     if (mariadb_rpl_open(s->rpl)) {
         if (mysql_errno(s->repl))
-            return my_error(s->repl, err, errlen, "COM_BINLOG_DUMP failed");
+            return mys_error(s->repl, err, errlen, "COM_BINLOG_DUMP failed");
         return sl_err_set(err, errlen, SL_ERR_RETRY, "COM_BINLOG_DUMP failed: %s",
                           mariadb_rpl_error(s->rpl));
     }
@@ -1558,7 +1545,7 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
     my_vars_t v;
     char file[BASE_LEN + 16];
     uint64_t off = 0;
-    s->sql = my_connect(s, err, errlen, &rc);
+    s->sql = mys_connect(s, err, errlen, &rc);
     if (!s->sql)
         return rc;
     if ((rc = my_vars(s->sql, &v, err, errlen)) ||
@@ -1615,11 +1602,11 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
         /* the GTID state at the start position, kept per commit for the bookmark */
         char q[BASE_LEN + 80], state[1024];
         sl_buf_t esc = SL_BUF_INIT;
-        sql_quote(s->sql, file, &esc);
+        mys_quote(s->sql, file, &esc);
         snprintf(q, sizeof(q), "SELECT BINLOG_GTID_POS(%s, %" PRIu64 ")", esc.data, off);
         sl_buf_free(&esc);
         char ignored[256];
-        if (my_value(s->sql, q, state, sizeof(state), ignored, sizeof(ignored)) ==
+        if (mys_value(s->sql, q, state, sizeof(state), ignored, sizeof(ignored)) ==
                 SL_OK &&
             gtid_state_parse(s, state) == 0)
             s->gtid_known = 1;
@@ -1631,7 +1618,7 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
         s->skip = s->last;
         s->has_skip = 1;
     }
-    s->repl = my_connect(s, err, errlen, &rc);
+    s->repl = mys_connect(s, err, errlen, &rc);
     if (!s->repl)
         goto out;
     if ((rc = open_stream(s, file, off, by_gtid ? gtid : NULL, &v, err, errlen)))
@@ -1639,13 +1626,26 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
     s->by_gtid = by_gtid;
     if (by_gtid)
         snprintf(s->gtid_start, sizeof(s->gtid_start), "%s", gtid);
+    if ((rc = mysnap_prepare(s, first, err, errlen)))
+        goto out;
     if (first) {
         progress(s, s->origin.major, s->origin.minor);
+        if (s->plan.n) {
+            /* the plan is stored with the first bookmark, so a crash continues it */
+            sl_buf_reset(&s->snapdoc);
+            sl_snap_plan_to_json(&s->plan, &s->snapdoc);
+            sl_pipe_checkpoint(s->pipe, &s->origin, s->snapdoc.data, s->snapdoc.len);
+        }
         sl_pipe_flush(s->pipe);
     }
     rc = stream(s, err, errlen);
     if (rc == SL_ERR_STOPPED)
         sl_pipe_drain(s->pipe);
+    if (rc == SL_OK) { /* snapshot: only, done */
+        rc = sl_pipe_drain(s->pipe);
+        if (!rc)
+            sl_info(s->cfg->name, "snapshot: only: done");
+    }
 out:
     my_disconnect(s);
     return rc;
@@ -1657,6 +1657,8 @@ static void my_destroy(void *ctx)
     if (!s)
         return;
     my_disconnect(s);
+    mysnap_free(s);
+    sl_buf_free(&s->tmp);
     sl_binlog_decoder_free(s->dec);
     sl_arena_free(&s->arena);
     sl_buf_free(&s->extra);
@@ -1686,11 +1688,6 @@ static sl_err_t my_create(const sl_connector_config_t *cfg, sl_source_env_t *env
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "out of memory");
     }
     const sl_pos_t *resume = sl_pipe_resume(env);
-    if (!resume && cfg->source.snapshot != SL_SNAP_NEVER)
-        sl_warn(cfg->name,
-                "snapshot: this build streams changes from the binlog's current "
-                "position on; rows that existed before are not read (snapshots "
-                "are not built yet: set snapshot: never to silence this)");
     if (resume) {
         s->skip = *resume;
         s->has_skip = 1;
@@ -1723,7 +1720,7 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
     sl_err_t rc;
     int failed = 0;
     my_vars_t v;
-    s->sql = my_connect(s, err, errlen, &rc);
+    s->sql = mys_connect(s, err, errlen, &rc);
     if (!s->sql)
         return rc ? rc : SL_ERR_SOURCE;
     if ((rc = my_vars(s->sql, &v, err, errlen))) {
@@ -1767,9 +1764,9 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
     }
 
     /* server_id must be unique among the replicas (and differ from the server's own) */
-    MYSQL_RES *r = my_query(s->sql, "SHOW SLAVE HOSTS", &rc, err, errlen);
+    MYSQL_RES *r = mys_query(s->sql, "SHOW SLAVE HOSTS", &rc, err, errlen);
     if (!r && rc == SL_ERR_SOURCE) /* MySQL 8.4's name */
-        r = my_query(s->sql, "SHOW REPLICAS", &rc, err, errlen);
+        r = mys_query(s->sql, "SHOW REPLICAS", &rc, err, errlen);
     int clash = strtoul(v.server_id, NULL, 10) == c->server_id;
     char clash_host[128] = "";
     if (r) {
@@ -1797,7 +1794,7 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
                clash ? " (set source.server_id to an unused number)" : "");
 
     /* grants */
-    r = my_query(s->sql, "SHOW GRANTS", &rc, err, errlen);
+    r = mys_query(s->sql, "SHOW GRANTS", &rc, err, errlen);
     int all = 0, slave = 0, client = 0, sel = 0;
     if (r) {
         MYSQL_ROW row;

@@ -1,6 +1,7 @@
 /* sluice: decoders for the column values of MySQL/MariaDB row images and binary JSON.
  * Every read is checked against the bytes that remain; servers and files are not trusted.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1020,6 +1021,18 @@ static void set_uint(sl_value_t *out, uint64_t v)
     out->v.u = v;
 }
 
+/* A finite float as the double of its shortest decimal text (1.1f is 1.1, not
+ * 1.100000023841858), which is how MySQL prints it. */
+static double float_shortest(float f, char *t, size_t n)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(t, n, "%.*g", prec, (double)f);
+        if (strtof(t, NULL) == f)
+            break;
+    }
+    return strtod(t, NULL);
+}
+
 sl_err_t sl_my_decode(const sl_my_col_t *col, const uint8_t *p, size_t avail,
                       size_t *used, sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out,
                       char *err, size_t errlen)
@@ -1133,12 +1146,7 @@ sl_err_t sl_my_decode(const sl_my_col_t *col, const uint8_t *p, size_t avail,
             out->v.d = f;
             return SL_OK;
         }
-        for (int prec = 6; prec <= 9; prec++) {
-            snprintf(t, sizeof(t), "%.*g", prec, (double)f);
-            if (strtof(t, NULL) == f)
-                break;
-        }
-        out->v.d = strtod(t, NULL);
+        out->v.d = float_shortest(f, t, sizeof(t));
         return SL_OK;
     }
     case SL_MY_DOUBLE: {
@@ -1465,5 +1473,166 @@ sl_jtype_t sl_my_jtype(const sl_my_col_t *c)
         return SL_JT_JSON;
     default:
         return SL_JT_STRING;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Snapshot values: what SELECT returns (text protocol, session time_zone '+00:00', the
+ * expressions of sl_my_select_expr) turned into exactly the value sl_my_decode gives for
+ * the same row in the binlog, so a row reads the same from a snapshot and from a change.
+ */
+
+void sl_my_select_expr(const sl_my_col_t *col, const char *quoted, sl_buf_t *out)
+{
+    switch (col->type) {
+    case SL_MY_FLOAT: /* the float's exact value; its own text has only 6 digits */
+        sl_buf_printf(out, "CAST(%s AS DOUBLE)", quoted);
+        return;
+    case SL_MY_BIT:
+        sl_buf_printf(out, "%s + 0", quoted);
+        return;
+    case SL_MY_ENUM:
+    case SL_MY_SET:
+        if (!col->vals) { /* no member strings: the index or bit mask, as the binlog has */
+            sl_buf_printf(out, "%s + 0", quoted);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    sl_buf_puts(out, quoted);
+}
+
+static sl_err_t bad_text(const char *what, const char *txt, size_t len, char *err,
+                         size_t errlen)
+{
+    return sl_err_set(err, errlen, SL_ERR_PROTOCOL, "the server returned \"%.*s\" for a %s",
+                      (int)(len > 40 ? 40 : len), txt, what);
+}
+
+/* The text with one byte replaced and an optional suffix, as a string value. */
+static void text_edit(const char *txt, size_t len, size_t at, char with, const char *suffix,
+                      sl_arena_t *arena, sl_value_t *out)
+{
+    size_t sl = suffix ? strlen(suffix) : 0;
+    char *d = sl_arena_alloc(arena, len + sl + 1);
+    memcpy(d, txt, len);
+    if (at < len)
+        d[at] = with;
+    memcpy(d + len, suffix ? suffix : "", sl);
+    d[len + sl] = 0;
+    out->kind = SL_V_STRING;
+    out->v.s = d;
+    out->len = len + sl;
+}
+
+sl_err_t sl_my_text_value(const sl_my_col_t *col, const char *txt, size_t len, int binary,
+                          sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out, char *err,
+                          size_t errlen)
+{
+    char num[64], *end;
+    int uns = (col->flags & SL_MY_F_UNSIGNED) != 0;
+    memset(out, 0, sizeof(*out));
+    if (!txt) {
+        out->kind = SL_V_NULL;
+        return SL_OK;
+    }
+    int numeric = len < sizeof(num);
+    if (numeric) {
+        memcpy(num, txt, len);
+        num[len] = 0;
+    }
+    switch (col->type) {
+    case SL_MY_TINY:
+    case SL_MY_SHORT:
+    case SL_MY_INT24:
+    case SL_MY_LONG:
+    case SL_MY_LONGLONG:
+    case SL_MY_YEAR:
+    case SL_MY_BIT:
+    case SL_MY_ENUM:
+    case SL_MY_SET:
+        if (col->type == SL_MY_ENUM || col->type == SL_MY_SET) {
+            if (col->vals) { /* the member text (SET: in definition order, ','-joined) */
+                out->kind = SL_V_STRING;
+                out->v.s = sl_arena_dup(arena, txt, len);
+                out->len = len;
+                return SL_OK;
+            }
+            uns = 1;
+        }
+        if (col->type == SL_MY_BIT)
+            uns = 1;
+        if (!numeric || !len)
+            return bad_text("number", txt, len, err, errlen);
+        errno = 0;
+        if (uns) {
+            if (num[0] == '-')
+                return bad_text("number", txt, len, err, errlen);
+            uint64_t v = strtoull(num, &end, 10);
+            if (*end || errno)
+                return bad_text("number", txt, len, err, errlen);
+            unsigned bits = (col->meta >> 8) * 8 + (col->meta & 0xff);
+            if (col->type == SL_MY_BIT && bits == 1) {
+                out->kind = SL_V_BOOL;
+                out->v.i = v & 1;
+            } else {
+                set_uint(out, v);
+            }
+        } else {
+            int64_t v = strtoll(num, &end, 10);
+            if (*end || errno)
+                return bad_text("number", txt, len, err, errlen);
+            set_int(out, v);
+        }
+        return SL_OK;
+    case SL_MY_FLOAT:
+    case SL_MY_DOUBLE: {
+        if (!numeric || !len)
+            return bad_text("floating-point number", txt, len, err, errlen);
+        double d = strtod(num, &end);
+        if (*end)
+            return bad_text("floating-point number", txt, len, err, errlen);
+        out->kind = SL_V_DOUBLE;
+        if (col->type == SL_MY_FLOAT) {
+            float f = (float)d;
+            out->v.d = isfinite(f) ? float_shortest(f, num, sizeof(num)) : f;
+        } else {
+            out->v.d = d;
+        }
+        return SL_OK;
+    }
+    case SL_MY_NEWDECIMAL:
+    case SL_MY_DATE:
+    case SL_MY_TIME:
+    case SL_MY_TIME2:
+        out->kind = SL_V_STRING; /* printed by the server as the decoder prints them */
+        out->v.s = sl_arena_dup(arena, txt, len);
+        out->len = len;
+        return SL_OK;
+    case SL_MY_DATETIME:
+    case SL_MY_DATETIME2:
+    case SL_MY_TIMESTAMP:
+    case SL_MY_TIMESTAMP2:
+        /* "YYYY-MM-DD hh:mm:ss[.f]" to ISO 8601; TIMESTAMP in UTC (the session's zone) */
+        if (len < 19 || txt[10] != ' ')
+            return bad_text("date and time", txt, len, err, errlen);
+        text_edit(txt, len, 10, 'T',
+                  col->type == SL_MY_TIMESTAMP || col->type == SL_MY_TIMESTAMP2 ? "Z" : NULL,
+                  arena, out);
+        return SL_OK;
+    case SL_MY_GEOMETRY:
+        binary = 1;
+        /* fall through */
+    default: {
+        /* strings and blobs: the server converted text to utf8mb4 for the connection */
+        const char *d = sl_arena_dup(arena, txt, len);
+        out->kind = binary ? SL_V_BYTES : SL_V_STRING;
+        out->v.s = d;
+        out->len = len;
+        (void)tmp;
+        return SL_OK;
+    }
     }
 }

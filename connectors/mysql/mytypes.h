@@ -142,6 +142,18 @@ sl_err_t sl_my_decimal_to_text(const uint8_t *p, size_t n, int precision, int sc
 sl_err_t sl_my_json_to_text(const uint8_t *p, size_t n, sl_buf_t *out, char *err,
                             size_t errlen);
 
+/* The SELECT expression a snapshot reads column col with (quoted: its quoted name),
+ * appended to out: the column itself, or a form whose text keeps everything the binlog
+ * has (a FLOAT's exact value, a BIT's number). */
+void sl_my_select_expr(const sl_my_col_t *col, const char *quoted, sl_buf_t *out);
+/* The text a snapshot's SELECT returned for col (txt NULL for SQL NULL; binary: the
+ * result column's charset is binary) as the same value sl_my_decode gives for that row's
+ * binlog image. The session must use time_zone '+00:00' and utf8mb4. Values go to arena;
+ * SL_ERR_PROTOCOL when the text is not of the column's type. */
+sl_err_t sl_my_text_value(const sl_my_col_t *col, const char *txt, size_t len, int binary,
+                          sl_arena_t *arena, sl_buf_t *tmp, sl_value_t *out, char *err,
+                          size_t errlen);
+
 /* Database type name for the schema document ("int unsigned", "varchar", "json").
  * Static string. */
 const char *sl_my_type_name(const sl_my_col_t *col);

@@ -16,64 +16,14 @@
 #include "connectors/postgres/pgoutput.h"
 #include "connectors/postgres/pgtypes.h"
 #include "connectors/postgres/postgres.h"
+#include "connectors/postgres/pgsource.h"
 
-#define PG_EPOCH_OFFSET_MS 946684800000LL /* 2000-01-01 in Unix ms */
 #define FEEDBACK_INTERVAL_MS 10000
 #define SLOT_BUSY_WAIT_MS 10000
 #define HEARTBEAT_PREFIX "sluice_heartbeat"
 #define SLOT_LAG_INTERVAL_MS 5000
 #define TEXTOID 25
 #define TEXTARRAYOID 1009
-
-/* One relation as last described by a Relation message. */
-typedef struct pg_rel {
-    uint32_t relid;
-    int excluded;             /* not in tables.include / in tables.exclude */
-    char replident;
-    const sl_table_t *table;  /* interned version; NULL when excluded */
-    uint64_t tx_seen;         /* transaction counter when `count` was last reset */
-    uint64_t count;           /* data_collection_order within that transaction */
-} pg_rel_t;
-
-/* Per-version private data: the converter of each column. */
-typedef struct pg_table_priv {
-    sl_pg_type_t *types;
-} pg_table_priv_t;
-
-typedef struct pg_typecache {
-    sl_pg_type_t t;
-} pg_typecache_t;
-
-typedef struct pg_source {
-    const sl_connector_config_t *cfg;
-    sl_pipeline_t *pipe;
-    PGconn *repl, *sql;
-    sl_pgo_decoder_t dec;
-    sl_arena_t arena;
-    sl_buf_t tmp, extra, txid;
-    pg_rel_t *rels;
-    size_t nrels, caprels;
-    pg_typecache_t *types;
-    size_t ntypes, captypes;
-    sl_value_t *before, *after;
-    size_t vals_cap;
-
-    /* position state */
-    int in_tx;
-    uint64_t tx_counter;
-    uint64_t commit_lsn, prev_commit_lsn, change_lsn;
-    int64_t commit_ts_ms;
-    uint32_t xid;
-    uint32_t index;      /* events so far in the current transaction */
-    int has_skip;
-    sl_pos_t skip;       /* everything at or before this was already handed over */
-    sl_pos_t last;       /* last position handed to the pipeline */
-    int has_last;
-    uint64_t reported_flush;
-    int64_t last_feedback_ms, last_heartbeat_ms;
-    int heartbeat_off;
-    int64_t last_slot_lag_ms; /* metrics: when the slot lag was last published */
-} pg_source_t;
 
 void sl_pg_lsn_format(uint64_t lsn, char *out, size_t n)
 {
@@ -96,6 +46,8 @@ int sl_pg_lsn_parse(const char *s, uint64_t *lsn)
  * what was delivered (the server skips transactions whose commit LSN is below it). */
 static uint64_t pos_confirm_lsn(const sl_pos_t *p)
 {
+    if (p->flags & SL_POS_F_SNAPSHOT)
+        return p->minor; /* a snapshot row: every change before its place is delivered */
     return p->index == SL_POS_DONE ? p->minor : p->major;
 }
 
@@ -103,6 +55,13 @@ static void pg_bookmark_render(void *ctx, const sl_pos_t *pos, sl_buf_t *out)
 {
     (void)ctx; /* everything is in the position */
     char a[24], b[24];
+    if (pos->flags & SL_POS_F_SNAPSHOT) {
+        /* a snapshot row: the stream resumes where it was placed (the snapshot progress
+         * stored beside says which rows are durable) */
+        sl_pos_t at = {.major = pos->minor - 1, .minor = pos->minor, .index = SL_POS_DONE};
+        pg_bookmark_render(ctx, &at, out);
+        return;
+    }
     sl_pg_lsn_format(pos_confirm_lsn(pos), a, sizeof(a));
     sl_pg_lsn_format(pos->major, b, sizeof(b));
     sl_buf_printf(out, "\"lsn\":\"%s\",\"commit_lsn\":\"%s\",\"event\":", a, b);
@@ -154,7 +113,7 @@ out:
 
 /* ---- connections ---- */
 
-static PGconn *pg_connect(pg_source_t *s, int replication, char *err, size_t errlen,
+PGconn *pgs_connect(pg_source_t *s, int replication, char *err, size_t errlen,
                           sl_err_t *rc)
 {
     const sl_source_config_t *c = &s->cfg->source;
@@ -199,11 +158,12 @@ static void pg_disconnect(pg_source_t *s)
 {
     PQfinish(s->repl);
     PQfinish(s->sql);
-    s->repl = s->sql = NULL;
+    PQfinish(s->snap);
+    s->repl = s->sql = s->snap = NULL;
 }
 
 /* Run a query with text parameters; returns the result (caller PQclear) or NULL with err. */
-static PGresult *pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+PGresult *pgs_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                           char *err, size_t errlen)
 {
     PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -218,7 +178,7 @@ static PGresult *pg_query(PGconn *conn, const char *sql, int nparams, const char
     return r;
 }
 
-static void quote_ident(PGconn *conn, const char *s, sl_buf_t *out)
+void pgs_quote_ident(PGconn *conn, const char *s, sl_buf_t *out)
 {
     char *q = PQescapeIdentifier(conn, s, strlen(s));
     sl_buf_puts(out, q ? q : "\"\"");
@@ -227,7 +187,7 @@ static void quote_ident(PGconn *conn, const char *s, sl_buf_t *out)
 
 /* ---- type resolution ---- */
 
-static sl_err_t resolve_type(pg_source_t *s, uint32_t oid, sl_pg_type_t *out, int depth,
+sl_err_t pgs_resolve_type(pg_source_t *s, uint32_t oid, sl_pg_type_t *out, int depth,
                              char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->ntypes; i++)
@@ -246,7 +206,7 @@ static sl_err_t resolve_type(pg_source_t *s, uint32_t oid, sl_pg_type_t *out, in
         char oidtxt[16];
         snprintf(oidtxt, sizeof(oidtxt), "%" PRIu32, oid);
         const char *params[] = {oidtxt};
-        PGresult *r = pg_query(s->sql,
+        PGresult *r = pgs_query(s->sql,
                                "SELECT typtype, typbasetype, typelem, typdelim, typcategory "
                                "FROM pg_type WHERE oid = $1::oid",
                                1, params, err, errlen);
@@ -264,14 +224,14 @@ static sl_err_t resolve_type(pg_source_t *s, uint32_t oid, sl_pg_type_t *out, in
             PQclear(r);
             sl_pg_type_t sub;
             if (typtype == 'd' && base && depth < 8) {
-                sl_err_t rc = resolve_type(s, base, &sub, depth + 1, err, errlen);
+                sl_err_t rc = pgs_resolve_type(s, base, &sub, depth + 1, err, errlen);
                 if (rc)
                     return rc;
                 out->base_oid = sub.base_oid;
                 out->elem_oid = sub.elem_oid;
                 out->delim = sub.delim;
             } else if (category == 'A' && elem && depth < 8) {
-                sl_err_t rc = resolve_type(s, elem, &sub, depth + 1, err, errlen);
+                sl_err_t rc = pgs_resolve_type(s, elem, &sub, depth + 1, err, errlen);
                 if (rc)
                     return rc;
                 out->base_oid = TEXTARRAYOID;
@@ -294,7 +254,7 @@ static sl_err_t resolve_type(pg_source_t *s, uint32_t oid, sl_pg_type_t *out, in
     return SL_OK;
 }
 
-static void priv_free(void *p)
+void pgs_priv_free(void *p)
 {
     pg_table_priv_t *tp = p;
     free(tp->types);
@@ -319,7 +279,7 @@ static sl_err_t primary_key(pg_source_t *s, const sl_pgo_msg_t *m, uint8_t **out
     char relid[16];
     snprintf(relid, sizeof(relid), "%" PRIu32, m->u.rel.relid);
     const char *params[] = {relid};
-    PGresult *r = pg_query(s->sql,
+    PGresult *r = pgs_query(s->sql,
                            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
                            "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                            "WHERE i.indrelid = $1::oid AND i.indisprimary",
@@ -355,36 +315,43 @@ static sl_err_t on_relation(pg_source_t *s, const sl_pgo_msg_t *m, char *err, si
         r->relid = m->u.rel.relid;
     }
     r->replident = m->u.rel.replident;
-    sl_table_t *t = sl_table_new(s->cfg->source.database, m->u.rel.nspname, m->u.rel.relname);
-    r->excluded = !sl_config_table_wanted(&s->cfg->source, t->qualified);
-    if (r->excluded) {
-        r->table = NULL;
-        sl_table_free(t);
+    sl_table_t *probe = sl_table_new(s->cfg->source.database, m->u.rel.nspname,
+                                     m->u.rel.relname);
+    r->excluded = !sl_config_table_wanted(&s->cfg->source, probe->qualified);
+    sl_table_free(probe);
+    r->table = NULL;
+    if (r->excluded)
         return SL_OK;
-    }
     /* The Relation flags mark the replica identity, which under REPLICA IDENTITY FULL is
      * every column. The message key is the primary key, as in Debezium: ask the catalog
      * for it then (the catalog as of now, which is right unless the key was changed). */
     uint8_t *pk = NULL;
     if (r->replident == 'f') {
         sl_err_t rc = primary_key(s, m, &pk, err, errlen);
-        if (rc) {
-            sl_table_free(t);
+        if (rc)
             return rc;
-        }
     }
+    sl_err_t rc = pgs_intern_table(s, m->u.rel.nspname, m->u.rel.relname, m->u.rel.natts,
+                                   m->u.rel.cols, pk, &r->table, err, errlen);
+    free(pk);
+    return rc;
+}
+
+sl_err_t pgs_intern_table(pg_source_t *s, const char *nspname, const char *relname,
+                          uint16_t natts, const sl_pgo_relcol_t *cols, const uint8_t *pk,
+                          const sl_table_t **out, char *err, size_t errlen)
+{
+    sl_table_t *t = sl_table_new(s->cfg->source.database, nspname, relname);
     pg_table_priv_t *priv = calloc(1, sizeof(*priv));
-    priv->types = calloc(m->u.rel.natts ? m->u.rel.natts : 1, sizeof(sl_pg_type_t));
-    if (!priv || !priv->types)
+    if (!priv || !(priv->types = calloc(natts ? natts : 1, sizeof(sl_pg_type_t))))
         abort();
     t->priv = priv;
-    t->priv_free = priv_free;
-    for (uint16_t i = 0; i < m->u.rel.natts; i++) {
-        const sl_pgo_relcol_t *c = &m->u.rel.cols[i];
-        sl_err_t rc = resolve_type(s, c->type_oid, &priv->types[i], 0, err, errlen);
+    t->priv_free = pgs_priv_free;
+    for (uint16_t i = 0; i < natts; i++) {
+        const sl_pgo_relcol_t *c = &cols[i];
+        sl_err_t rc = pgs_resolve_type(s, c->type_oid, &priv->types[i], 0, err, errlen);
         if (rc) {
             sl_table_free(t);
-            free(pk);
             return rc;
         }
         const char *tname = sl_pg_type_is_builtin(c->type_oid)
@@ -393,8 +360,7 @@ static sl_err_t on_relation(pg_source_t *s, const sl_pgo_msg_t *m, char *err, si
         sl_table_add_column(t, c->name, tname, c->type_oid, c->typmod,
                             sl_pg_jtype(&priv->types[i]), 2, pk ? pk[i] : (c->flags & 1));
     }
-    free(pk);
-    r->table = sl_schema_cache_intern(sl_pipe_schemas(s->pipe), t);
+    *out = sl_schema_cache_intern(sl_pipe_schemas(s->pipe), t);
     return SL_OK;
 }
 
@@ -544,12 +510,14 @@ static sl_err_t on_change(pg_source_t *s, const sl_pgo_msg_t *m, char *err, size
                 s->before[i].kind = SL_V_NULL;
             before = s->before;
         }
+        pgsnap_on_change(s, t, before, NULL);
         return emit(s, r, 'd', before, NULL, err, errlen);
     }
     rc = convert_tuple(s, t, m->u.change.new, m->u.change.nnew, before, s->after, err,
                        errlen);
     if (rc)
         return rc;
+    pgsnap_on_change(s, t, before, s->after);
     if (m->type == 'I')
         return emit(s, r, 'c', NULL, s->after, err, errlen);
     if (before && sl_table_nkeys(t) && !sl_envelope_keys_equal(t, before, s->after)) {
@@ -574,6 +542,7 @@ static sl_err_t on_truncate(pg_source_t *s, const sl_pgo_msg_t *m, char *err, si
             next_event(s, &pos);
             continue;
         }
+        pgsnap_on_truncate(s, r->table);
         sl_err_t rc = emit(s, r, 't', NULL, NULL, err, errlen);
         if (rc)
             return rc;
@@ -621,6 +590,7 @@ static sl_err_t on_message(pg_source_t *s, const uint8_t *p, size_t n, uint64_t 
         s->commit_ts_ms = m.u.begin.commit_ts / 1000 + PG_EPOCH_OFFSET_MS;
         s->xid = m.u.begin.xid;
         s->index = 0;
+        pgsnap_on_begin(s, s->xid);
         sl_buf_reset(&s->txid);
         sl_buf_printf(&s->txid, "%" PRIu32 ":%" PRIu64, s->xid, s->commit_lsn);
         return SL_OK;
@@ -651,6 +621,11 @@ static sl_err_t on_message(pg_source_t *s, const uint8_t *p, size_t n, uint64_t 
         render_extra(s);
         return on_truncate(s, &m, err, errlen);
     case 'M':
+        if (s->in_tx && strcmp(m.u.message.prefix, WATERMARK_PREFIX) == 0) {
+            rc = pgsnap_on_watermark(s, m.u.message.content, m.u.message.len, err, errlen);
+            if (rc)
+                return rc;
+        }
         /* our heartbeat (non-transactional) moves the position on a quiet database */
         if (!s->in_tx && !(m.u.message.flags & 1))
             progress_before(s, m.u.message.lsn);
@@ -678,7 +653,7 @@ static void put_u64(uint8_t *p, uint64_t v)
     }
 }
 
-static sl_err_t send_feedback(pg_source_t *s, int force, int reply, char *err, size_t errlen)
+sl_err_t pgs_send_feedback(pg_source_t *s, int force, int reply, char *err, size_t errlen)
 {
     int64_t now = sl_now_ms();
     sl_pos_t d;
@@ -751,10 +726,12 @@ static void publish_slot_lag(pg_source_t *s)
 
 /* Ensure the publication and slot exist (creating them when configured) and that the
  * slot can serve the bookmark. Returns the LSN to start from. */
-static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t errlen)
+static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, int *created, char *err,
+                        size_t errlen)
 {
+    *created = 0;
     const sl_source_config_t *c = &s->cfg->source;
-    PGresult *r = pg_query(s->sql, "SELECT current_setting('wal_level')", 0, NULL, err, errlen);
+    PGresult *r = pgs_query(s->sql, "SELECT current_setting('wal_level')", 0, NULL, err, errlen);
     if (!r)
         return SL_ERR_SOURCE;
     if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
@@ -768,7 +745,7 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
     PQclear(r);
 
     const char *pub[] = {c->publication};
-    r = pg_query(s->sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, pub, err,
+    r = pgs_query(s->sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, pub, err,
                  errlen);
     if (!r)
         return SL_ERR_SOURCE;
@@ -783,7 +760,7 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
                               c->publication, c->publication);
         sl_buf_t sql = SL_BUF_INIT;
         sl_buf_puts(&sql, "CREATE PUBLICATION ");
-        quote_ident(s->sql, c->publication, &sql);
+        pgs_quote_ident(s->sql, c->publication, &sql);
         int all = !c->include.n;
         for (size_t i = 0; i < c->include.n; i++)
             all |= strcmp(c->include.v[i], "*") == 0;
@@ -795,18 +772,18 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
                     sl_buf_puts(&sql, ", ");
                 if (dot) {
                     char *schema = strndup(c->include.v[i], (size_t)(dot - c->include.v[i]));
-                    quote_ident(s->sql, schema, &sql);
+                    pgs_quote_ident(s->sql, schema, &sql);
                     free(schema);
                     sl_buf_putc(&sql, '.');
-                    quote_ident(s->sql, dot + 1, &sql);
+                    pgs_quote_ident(s->sql, dot + 1, &sql);
                 } else {
-                    quote_ident(s->sql, c->include.v[i], &sql);
+                    pgs_quote_ident(s->sql, c->include.v[i], &sql);
                 }
             }
         } else {
             sl_buf_puts(&sql, " FOR ALL TABLES");
         }
-        r = pg_query(s->sql, sql.data, 0, NULL, err, errlen);
+        r = pgs_query(s->sql, sql.data, 0, NULL, err, errlen);
         sl_buf_free(&sql);
         if (!r)
             return SL_ERR_SOURCE;
@@ -815,14 +792,14 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
     }
 
     const char *slot[] = {c->slot};
+    static const char slot_sql[] = "SELECT plugin, active, active_pid, wal_status, "
+                                   "confirmed_flush_lsn, database FROM pg_replication_slots "
+                                   "WHERE slot_name = $1";
     /* a reader that was just killed leaves its walsender behind for a moment: give it
      * SLOT_BUSY_WAIT_MS to go before calling the slot busy */
     int64_t busy_until = sl_now_ms() + SLOT_BUSY_WAIT_MS;
     for (;;) {
-        r = pg_query(s->sql,
-                     "SELECT plugin, active, active_pid, wal_status, confirmed_flush_lsn, "
-                     "database FROM pg_replication_slots WHERE slot_name = $1",
-                     1, slot, err, errlen);
+        r = pgs_query(s->sql, slot_sql, 1, slot, err, errlen);
         if (!r)
             return SL_ERR_SOURCE;
         if (PQntuples(r) == 0 || PQgetvalue(r, 0, 1)[0] != 't' || sl_now_ms() > busy_until)
@@ -832,9 +809,30 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
             return sl_err_set(err, errlen, SL_ERR_STOPPED, "stopped");
     }
     const sl_pos_t *resume = sl_pipe_resume(s->pipe);
+    int renew = c->snapshot == SL_SNAP_WHEN_NEEDED && resume;
+    if (PQntuples(r) == 1 && renew && strcmp(PQgetvalue(r, 0, 3), "lost") == 0) {
+        /* snapshot: when_needed: a lost slot is replaced and the tables copied again */
+        sl_warn(s->cfg->name, "replication slot \"%s\" is lost; snapshot: when_needed drops "
+                              "it and takes a new snapshot",
+                c->slot);
+        PQclear(r);
+        r = pgs_query(s->sql, "SELECT pg_drop_replication_slot($1)", 1, slot, err, errlen);
+        if (!r)
+            return SL_ERR_SOURCE;
+        PQclear(r);
+        if (!(r = pgs_query(s->sql, slot_sql, 1, slot, err, errlen)))
+            return SL_ERR_SOURCE;
+    }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        if (resume) {
+        if (renew) {
+            char l[24];
+            sl_pg_lsn_format(pos_confirm_lsn(resume), l, sizeof(l));
+            sl_warn(s->cfg->name,
+                    "replication slot \"%s\" is gone but the bookmark is at %s; snapshot: "
+                    "when_needed creates it again and takes a new snapshot",
+                    c->slot, l);
+        } else if (resume) {
             char l[24];
             sl_pg_lsn_format(pos_confirm_lsn(resume), l, sizeof(l));
             return sl_err_set(err, errlen, SL_ERR_SOURCE,
@@ -851,8 +849,12 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
                               c->slot, c->slot);
         sl_buf_t sql = SL_BUF_INIT;
         sl_buf_puts(&sql, "CREATE_REPLICATION_SLOT ");
-        quote_ident(s->repl, c->slot, &sql);
-        sl_buf_puts(&sql, " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+        pgs_quote_ident(s->repl, c->slot, &sql);
+        /* a snapshot to copy the tables in, exactly as of the slot's start */
+        int export = c->snapshot != SL_SNAP_NEVER && !s->has_last &&
+                     (!resume || renew || c->snapshot == SL_SNAP_ONLY);
+        sl_buf_puts(&sql, export ? " LOGICAL pgoutput EXPORT_SNAPSHOT"
+                                 : " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
         /* replication connections speak only the simple query protocol */
         r = PQexec(s->repl, sql.data);
         sl_buf_free(&sql);
@@ -863,9 +865,19 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
             PQclear(r);
             return SL_ERR_SOURCE;
         }
+        s->export_name[0] = 0;
+        s->consistent = 0;
+        if (PQntuples(r) == 1 && PQnfields(r) >= 3) {
+            sl_pg_lsn_parse(PQgetvalue(r, 0, 1), &s->consistent);
+            if (export && !PQgetisnull(r, 0, 2))
+                snprintf(s->export_name, sizeof(s->export_name), "%s", PQgetvalue(r, 0, 2));
+        }
         PQclear(r);
-        sl_info(s->cfg->name, "created replication slot %s", c->slot);
-        *start_lsn = 0;
+        char at[24];
+        sl_pg_lsn_format(s->consistent, at, sizeof(at));
+        sl_info(s->cfg->name, "created replication slot %s at %s", c->slot, at);
+        *start_lsn = s->consistent;
+        *created = 1;
         return SL_OK;
     }
     const char *plugin = PQgetvalue(r, 0, 0);
@@ -896,6 +908,15 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
                         "replication slot \"%s\" is in use by another process (pid %s); "
                         "stop the other reader or configure another slot",
                         c->slot, PQgetvalue(r, 0, 2));
+    } else if (resume && confirmed > pos_confirm_lsn(resume) && renew) {
+        char a[24], b[24];
+        sl_pg_lsn_format(confirmed, a, sizeof(a));
+        sl_pg_lsn_format(pos_confirm_lsn(resume), b, sizeof(b));
+        sl_warn(s->cfg->name,
+                "replication slot \"%s\" has confirmed %s, past the bookmark %s; snapshot: "
+                "when_needed copies the tables again, incrementally from the slot's position",
+                c->slot, a, b);
+        s->resnapshot = 1;
     } else if (resume && confirmed > pos_confirm_lsn(resume)) {
         char a[24], b[24];
         sl_pg_lsn_format(confirmed, a, sizeof(a));
@@ -907,7 +928,7 @@ static sl_err_t prepare(pg_source_t *s, uint64_t *start_lsn, char *err, size_t e
                         c->slot, a, b);
     }
     PQclear(r);
-    *start_lsn = resume ? pos_confirm_lsn(resume) : 0;
+    *start_lsn = resume && !s->resnapshot ? pos_confirm_lsn(resume) : 0;
     return rc;
 }
 
@@ -918,10 +939,10 @@ static sl_err_t start_replication(pg_source_t *s, uint64_t start_lsn, char *err,
     char lsn[24];
     sl_pg_lsn_format(start_lsn, lsn, sizeof(lsn));
     sl_buf_t sql = SL_BUF_INIT, pubname = SL_BUF_INIT;
-    quote_ident(s->repl, c->publication, &pubname);
+    pgs_quote_ident(s->repl, c->publication, &pubname);
     char *publit = PQescapeLiteral(s->repl, pubname.data, pubname.len);
     sl_buf_puts(&sql, "START_REPLICATION SLOT ");
-    quote_ident(s->repl, c->slot, &sql);
+    pgs_quote_ident(s->repl, c->slot, &sql);
     sl_buf_printf(&sql,
                   " LOGICAL %s (proto_version '1', publication_names %s, messages 'true')",
                   lsn, publit ? publit : "''");
@@ -955,11 +976,18 @@ static sl_err_t stream(pg_source_t *s, char *err, size_t errlen)
              * so wal_sender_timeout does not end the session, and let the sink commit */
             sl_err_t rc = sl_pipe_flush(s->pipe);
             if (!rc)
-                rc = send_feedback(s, 0, 0, err, errlen);
+                rc = pgs_send_feedback(s, 0, 0, err, errlen);
             if (rc)
                 return rc;
             sl_pipe_sleep(s->pipe, 200);
             continue;
+        }
+        if (!s->in_tx) {
+            sl_err_t rc = pgsnap_tick(s, err, errlen);
+            if (rc)
+                return rc;
+            if (pgsnap_finished(s))
+                return SL_OK;
         }
         char *buf = NULL;
         int n = PQgetCopyData(s->repl, &buf, 1);
@@ -968,7 +996,7 @@ static sl_err_t stream(pg_source_t *s, char *err, size_t errlen)
             sl_err_t rc = sl_pipe_flush(s->pipe);
             if (rc)
                 return rc;
-            rc = send_feedback(s, 0, 0, err, errlen);
+            rc = pgs_send_feedback(s, 0, 0, err, errlen);
             if (rc)
                 return rc;
             heartbeat(s);
@@ -1013,7 +1041,7 @@ static sl_err_t stream(pg_source_t *s, char *err, size_t errlen)
             if (p[17]) {
                 rc = sl_pipe_flush(s->pipe);
                 if (!rc)
-                    rc = send_feedback(s, 1, 0, err, errlen);
+                    rc = pgs_send_feedback(s, 1, 0, err, errlen);
             }
         } else {
             rc = sl_err_set(err, errlen, SL_ERR_PROTOCOL,
@@ -1030,13 +1058,16 @@ static sl_err_t pg_run(void *ctx, char *err, size_t errlen)
     pg_source_t *s = ctx;
     sl_err_t rc;
     uint64_t start = 0;
-    s->sql = pg_connect(s, 0, err, errlen, &rc);
+    s->sql = pgs_connect(s, 0, err, errlen, &rc);
     if (!s->sql)
         return rc;
-    s->repl = pg_connect(s, 1, err, errlen, &rc);
+    s->repl = pgs_connect(s, 1, err, errlen, &rc);
     if (!s->repl)
         goto out;
-    rc = prepare(s, &start, err, errlen);
+    int created = 0;
+    rc = prepare(s, &start, &created, err, errlen);
+    if (!rc)
+        rc = pgsnap_prepare(s, created, err, errlen);
     if (rc)
         goto out;
     /* restart after a dropped connection from the durable position, skipping what
@@ -1048,6 +1079,21 @@ static sl_err_t pg_run(void *ctx, char *err, size_t errlen)
         if (sl_pipe_durable(s->pipe, &d))
             start = pos_confirm_lsn(&d);
     }
+    /* the tables, in the slot's exported snapshot, before the first change */
+    rc = pgsnap_run_initial(s, err, errlen);
+    if (rc == SL_ERR_STOPPED)
+        sl_pipe_drain(s->pipe);
+    if (rc)
+        goto out;
+    if (pgsnap_finished(s)) {
+        /* snapshot: only */
+        rc = sl_pipe_drain(s->pipe);
+        if (!rc)
+            sl_info(s->cfg->name, "snapshot: only: done; slot %s keeps the WAL from here "
+                                  "until a run streams from it (drop it if none will)",
+                    s->cfg->source.slot);
+        goto out;
+    }
     s->in_tx = 0;
     s->nrels = 0; /* the server sends Relation messages again in a new session */
     rc = start_replication(s, start, err, errlen);
@@ -1057,7 +1103,7 @@ static sl_err_t pg_run(void *ctx, char *err, size_t errlen)
     if (rc == SL_ERR_STOPPED) {
         sl_pipe_drain(s->pipe);
         char ferr[256];
-        send_feedback(s, 1, 0, ferr, sizeof(ferr));
+        pgs_send_feedback(s, 1, 0, ferr, sizeof(ferr));
         PQputCopyEnd(s->repl, NULL);
         PQflush(s->repl);
     }
@@ -1076,10 +1122,6 @@ static sl_err_t pg_create(const sl_connector_config_t *cfg, sl_source_env_t *env
     s->pipe = env;
     sl_pgo_decoder_init(&s->dec);
     const sl_pos_t *resume = sl_pipe_resume(env);
-    if (!resume && cfg->source.snapshot != SL_SNAP_NEVER)
-        sl_warn(cfg->name, "snapshot: this build streams changes from the slot's creation "
-                           "on; rows that existed before are not read (snapshots are not "
-                           "built yet: set snapshot: never to silence this)");
     if (resume) {
         s->skip = *resume;
         s->has_skip = 1;
@@ -1094,6 +1136,7 @@ static void pg_destroy(void *ctx)
     if (!s)
         return;
     pg_disconnect(s);
+    pgsnap_free(s);
     sl_pgo_decoder_free(&s->dec);
     sl_arena_free(&s->arena);
     sl_buf_free(&s->tmp);
@@ -1126,7 +1169,7 @@ static sl_err_t pg_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
     const sl_source_config_t *c = &s->cfg->source;
     sl_err_t rc;
     int failed = 0;
-    s->sql = pg_connect(s, 0, err, errlen, &rc);
+    s->sql = pgs_connect(s, 0, err, errlen, &rc);
     if (!s->sql)
         return rc ? rc : SL_ERR_SOURCE;
     report(out, 1, "connected to PostgreSQL %s at %s:%d as %s", PQparameterStatus(s->sql,

@@ -218,7 +218,7 @@ connectors:
       user: cdc
       password: \${env:MYPW}
       server_id: 5401
-      snapshot: never
+      snapshot: ${MY_SNAPSHOT:-never}
       heartbeat: 1s
 $(printf '%s\n' "$@" | sed 's/^/      /')
     sink:

@@ -42,10 +42,16 @@ class Rebuild:
         self.stats = defaultdict(int)
         self.dups = self.order_bad = 0
         self.mysql = set()                # tables written as sluice encoded them
+        self.snap_repeats = 0             # snapshot rows seen again (same place, same row)
+        self.snap_keys = set()            # (qualified, key) of every snapshot row
 
     @staticmethod
     def ident(ev):
         src = ev["source"]
+        if ev["op"] == "r":
+            # snapshot rows carry no transaction; after a crash a chunk is read again
+            # (at least once), so they are identified by where and what they are
+            return ("r", Rebuild.pos(ev), json.dumps(ev["after"], sort_keys=True))
         if src["connector"] == "mysql":
             # MySQL transaction ids are GTIDs or file:pos; (file, pos, row) is unique
             return (src["file"], src["pos"], src["row"])
@@ -54,6 +60,11 @@ class Rebuild:
     @staticmethod
     def pos(ev):
         src = ev["source"]
+        if ev["op"] == "r":
+            # placed just before the changes that commit at or after its stream position
+            if src["connector"] == "mysql":
+                return (src["file"], src["pos"], 0)
+            return (src["lsn"], 0)
         if src["connector"] == "mysql":
             # binlog order: file (fixed-width sequence), transaction start, row in it
             return (src["file"], src["pos"], src["row"])
@@ -79,13 +90,20 @@ class Rebuild:
         """Dedupe, check per-key order, apply (the file sink's stream order)."""
         ident = self.ident(ev)
         if ident in self.seen:
-            self.dups += 1
+            if ev["op"] == "r":
+                self.snap_repeats += 1  # a snapshot row delivered again after a crash
+            else:
+                self.dups += 1
             return
         self.seen.add(ident)
         k = self.keyof(ev)
         if k is not None:
             pos = self.pos(ev)
-            if k in self.last_pos and self.last_pos[k] >= pos:
+            if ev["op"] == "r":
+                self.snap_keys.add(k)
+                if k in self.last_pos and self.last_pos[k] > pos:
+                    self.order_bad += 1
+            elif k in self.last_pos and self.last_pos[k] >= pos:
                 self.order_bad += 1
             self.last_pos[k] = pos
         self.apply(ev)
@@ -164,6 +182,7 @@ class Rebuild:
         total = sum(self.stats.values())
         out = {"events": total, "ops": dict(self.stats), "duplicates": self.dups,
                "order_violations": self.order_bad,
+               "snapshot_repeats": self.snap_repeats, "snapshot_keys": len(self.snap_keys),
                "tables": {q: len(r) for q, r in self.tables.items()}}
         out.update(extra or {})
         print(json.dumps(out))

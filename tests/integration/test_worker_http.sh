@@ -165,8 +165,15 @@ expect_status 405 POST /metrics
 expect_status 400 POST /connectors/alpha/pause -d 'please'
 head -c 10000 /dev/zero | tr '\0' ' ' >"$WORK/big"
 expect_status 413 POST /connectors/alpha/pause --data-binary "@$WORK/big"
-expect_status 501 POST /connectors/alpha/snapshot
-jq -e '.error' "$WORK/body" >/dev/null || fail "501 body"
+expect_status 400 POST /connectors/alpha/snapshot
+jq -e '.error | test("JSON object")' "$WORK/body" >/dev/null || fail "snapshot 400 body"
+expect_status 400 POST /connectors/alpha/snapshot -d '{"tables":["public.a_t"],"limit":5}'
+expect_status 405 GET /connectors/alpha/snapshot
+head -c 5000 /dev/zero | tr '\0' ' ' >"$WORK/big2"
+expect_status 413 POST /connectors/alpha/snapshot --data-binary "@$WORK/big2"
+expect_status 404 POST /connectors/nope/snapshot -d '{"tables":["public.a_t"]}'
+expect_status 202 POST /connectors/alpha/snapshot -d '{"tables":["public.no_such_table"]}'
+jq -e '.name == "alpha"' "$WORK/body" >/dev/null || fail "snapshot 202 body"
 
 note "metrics move with a workload"
 scrape

@@ -367,6 +367,35 @@ static void test_unknown_enum(void **state)
         err, "t.yaml:7: connectors[0].source.snapshot: unknown value \"inital\" "
              "(expected initial, never, only or when_needed; did you mean "
              "\"initial\"?)");
+    /* the mapping form, its defaults and its errors */
+    sl_config_t *c = parse("connectors:\n  - name: shop\n" PG_SOURCE
+                           "      snapshot: {mode: only, parallelism: 4, chunk_rows: 500}\n"
+                           FILES_SINK,
+                           err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->connectors[0].source.snapshot, SL_SNAP_ONLY);
+    assert_int_equal(c->connectors[0].source.snapshot_parallelism, 4);
+    assert_int_equal(c->connectors[0].source.snapshot_chunk_rows, 500);
+    sl_config_free(c);
+    c = parse("connectors:\n  - name: shop\n" PG_SOURCE "      snapshot: never\n" FILES_SINK,
+              err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->connectors[0].source.snapshot, SL_SNAP_NEVER);
+    assert_int_equal(c->connectors[0].source.snapshot_parallelism, 1);
+    assert_int_equal(c->connectors[0].source.snapshot_chunk_rows, 8192);
+    sl_config_free(c);
+    assert_null(parse("connectors:\n  - name: shop\n" PG_SOURCE
+                      "      snapshot: {parallelism: 0}\n" FILES_SINK,
+                      err, sizeof(err)));
+    assert_non_null(strstr(err, "t.yaml:7: connectors[0].source.snapshot.parallelism:"));
+    assert_null(parse("connectors:\n  - name: shop\n" PG_SOURCE
+                      "      snapshot: {mode: initial, paralelism: 2}\n" FILES_SINK,
+                      err, sizeof(err)));
+    assert_non_null(strstr(err, "connectors[0].source.snapshot.paralelism: unknown key"));
+    assert_null(parse("connectors:\n  - name: shop\n" PG_SOURCE
+                      "      snapshot: [initial]\n" FILES_SINK,
+                      err, sizeof(err)));
+    assert_non_null(strstr(err, "connectors[0].source.snapshot: expected a mapping"));
     expect_error("connectors:\n  - name: shop\n" PG_SOURCE
                  "    sink: {type: file, path: x}\n",
                  "t.yaml:7: connectors[0].sink.type: unknown value \"file\"",
@@ -617,9 +646,10 @@ static void test_reference(void **state)
         "| `connectors[].source.port` | integer (1–65535) | `5432 (postgres), 3306 "
         "(mysql)` |",
         "| `connectors[].source.database` | string | — | when `source.type=postgres` |",
-        "| `connectors[].source.snapshot` | `initial` \\| `never` \\| `only` \\| "
+        "| `connectors[].source.snapshot.mode` | `initial` \\| `never` \\| `only` \\| "
         "`when_needed` "
         "| `initial` |",
+        "| `connectors[].source.snapshot.parallelism` | integer (1–16) | `1` |",
         "| `connectors[].sink.rotate.max_bytes` | size | `64MiB` |",
         "| `connectors[].sink.kafka` | map | `{}` |",
         "| `connectors[].bookmarks.store` | `file` \\| `kafka` | `file` |",
@@ -631,7 +661,7 @@ static void test_reference(void **state)
     size_t nrows = 0;
     for (const char *p = b.data; (p = strstr(p, "\n| `")); p++)
         nrows++;
-    assert_int_equal(nrows, 39); /* every non-group key of the table */
+    assert_int_equal(nrows, 41); /* every non-group key of the table */
     sl_buf_free(&b);
 }
 
