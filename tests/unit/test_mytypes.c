@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "connectors/mysql/binlog.h"
 #include "connectors/mysql/mytypes.h"
+#include "core/envelope.h"
 
 static sl_arena_t arena = SL_ARENA_INIT;
 static sl_buf_t tmp = SL_BUF_INIT;
@@ -1131,6 +1132,161 @@ static void test_partial_update_rows(void **state)
     sl_binlog_decoder_free(d);
 }
 
+/* A snapshot reads rows with SELECT: the text the server prints (the expressions of
+ * sl_my_select_expr, a UTC session) must become the same JSON as the binlog's bytes. */
+static void same_json(sl_my_col_t c, const sl_buf_t *bytes, const char *text, size_t tlen,
+                      int binary, const char *want)
+{
+    sl_value_t a, b;
+    sl_buf_t ja = SL_BUF_INIT, jb = SL_BUF_INIT;
+    assert_int_equal(decode(&c, bytes, &a), SL_OK);
+    assert_int_equal(sl_my_text_value(&c, text, text ? tlen : 0, binary, &arena, &tmp, &b, err,
+                                      sizeof(err)),
+                     SL_OK);
+    sl_value_to_json(&a, &ja);
+    sl_value_to_json(&b, &jb);
+    if (strcmp(ja.data, jb.data) || (want && strcmp(ja.data, want)))
+        fail_msg("binlog gives %s, SELECT text \"%s\" gives %s (want %s)", ja.data,
+                 text ? text : "NULL", jb.data, want ? want : "the same");
+    sl_buf_free(&ja);
+    sl_buf_free(&jb);
+}
+
+static void test_snapshot_text(void **state)
+{
+    (void)state;
+    sl_buf_t b = SL_BUF_INIT;
+#define CASE(c, text, bin, want)                                                         \
+    same_json(c, &b, text, sizeof(text) - 1, bin, want);                                  \
+    sl_buf_reset(&b)
+    put_le(&b, (uint32_t)INT32_MIN, 4);
+    CASE(col(SL_MY_LONG, 0, 0), "-2147483648", 0, "-2147483648");
+    put_le(&b, UINT64_MAX, 8);
+    CASE(col(SL_MY_LONGLONG, 0, SL_MY_F_UNSIGNED), "18446744073709551615", 0,
+         "18446744073709551615");
+    put_le(&b, 0xff, 1);
+    CASE(col(SL_MY_TINY, 0, 0), "-1", 0, "-1");
+    float f = 1.1f;
+    uint32_t fb;
+    memcpy(&fb, &f, 4);
+    put_le(&b, fb, 4);
+    CASE(col(SL_MY_FLOAT, 4, 0), "1.100000023841858", 0, "1.1"); /* CAST(f AS DOUBLE) */
+    f = 16777216.0f;
+    memcpy(&fb, &f, 4);
+    put_le(&b, fb, 4);
+    CASE(col(SL_MY_FLOAT, 4, 0), "16777216", 0, NULL);
+    f = 9.99994610111476e-41f; /* subnormal */
+    memcpy(&fb, &f, 4);
+    put_le(&b, fb, 4);
+    CASE(col(SL_MY_FLOAT, 4, 0), "9.99994610111476e-41", 0, NULL);
+    double d = 0.1 + 0.2;
+    uint64_t db;
+    memcpy(&db, &d, 8);
+    put_le(&b, db, 8);
+    CASE(col(SL_MY_DOUBLE, 8, 0), "0.30000000000000004", 0, "0.30000000000000004");
+    dec_encode(&b, "-123456.7890", 10, 4);
+    CASE(col(SL_MY_NEWDECIMAL, 10 << 8 | 4, 0), "-123456.7890", 0, "\"-123456.7890\"");
+    put_le(&b, 2024u << 9 | 2u << 5 | 29u, 3);
+    CASE(col(SL_MY_DATE, 0, 0), "2024-02-29", 0, "\"2024-02-29\"");
+    put_le(&b, 0, 3);
+    CASE(col(SL_MY_DATE, 0, 0), "0000-00-00", 0, "\"0000-00-00\"");
+    time2_encode(&b, 1, 12, 34, 56, 789012, 6);
+    CASE(col(SL_MY_TIME2, 6, 0), "-12:34:56.789012", 0, "\"-12:34:56.789012\"");
+    time2_encode(&b, 0, 838, 59, 59, 0, 0);
+    CASE(col(SL_MY_TIME2, 0, 0), "838:59:59", 0, NULL);
+    datetime2_encode(&b, 2020, 7, 31, 7, 6, 13, 120000, 3);
+    CASE(col(SL_MY_DATETIME2, 3, 0), "2020-07-31 07:06:13.120", 0,
+         "\"2020-07-31T07:06:13.120\"");
+    datetime2_encode(&b, 0, 0, 0, 0, 0, 0, 0, 0);
+    CASE(col(SL_MY_DATETIME2, 0, 0), "0000-00-00 00:00:00", 0, "\"0000-00-00T00:00:00\"");
+    put_be(&b, 1596179173, 4);
+    frac_encode(&b, 654321, 6);
+    CASE(col(SL_MY_TIMESTAMP2, 6, 0), "2020-07-31 07:06:13.654321", 0,
+         "\"2020-07-31T07:06:13.654321Z\"");
+    put_be(&b, 0, 4);
+    frac_encode(&b, 0, 2);
+    CASE(col(SL_MY_TIMESTAMP2, 2, 0), "0000-00-00 00:00:00.00", 0,
+         "\"0000-00-00T00:00:00.00Z\"");
+    put_le(&b, 124, 1);
+    CASE(col(SL_MY_YEAR, 0, 0), "2024", 0, "2024");
+    put_le(&b, 0, 1);
+    CASE(col(SL_MY_YEAR, 0, 0), "0000", 0, "0");
+    put_be(&b, 677, 2);
+    CASE(col(SL_MY_BIT, 1 << 8 | 2, 0), "677", 0, "677"); /* BIT(10): `b + 0` */
+    put_be(&b, 1, 1);
+    CASE(col(SL_MY_BIT, 1, 0), "1", 0, "true");
+    put_be(&b, UINT64_MAX, 8);
+    CASE(col(SL_MY_BIT, 8 << 8, 0), "18446744073709551615", 0, NULL);
+    sl_my_str_t members[] = {{"red", 3}, {"green", 5}, {"blue", 4}};
+    sl_my_col_t e = col(SL_MY_ENUM, 1, 0);
+    e.vals = members;
+    e.nvals = 3;
+    put_le(&b, 2, 1);
+    CASE(e, "green", 0, "\"green\"");
+    put_le(&b, 0, 1);
+    CASE(e, "", 0, "\"\"");
+    sl_my_col_t st = col(SL_MY_SET, 1, 0);
+    st.vals = members;
+    st.nvals = 3;
+    put_le(&b, 5, 1);
+    CASE(st, "red,blue", 0, "\"red,blue\"");
+    e.vals = NULL; /* members unknown: the index (`e + 0`) */
+    e.nvals = 0;
+    put_le(&b, 3, 1);
+    CASE(e, "3", 0, "3");
+    sl_my_col_t vc = col(SL_MY_VARCHAR, 200, 0);
+    vc.cs = SL_MY_CS_UTF8;
+    put_le(&b, 6, 1);
+    sl_buf_append(&b, "h\xc3\xa9llo", 6);
+    CASE(vc, "h\xc3\xa9llo", 0, "\"h\xc3\xa9llo\"");
+    sl_my_col_t lat = col(SL_MY_VARCHAR, 20, 0);
+    lat.cs = SL_MY_CS_LATIN1;
+    put_le(&b, 2, 1);
+    sl_buf_append(&b, "\x80\xe9", 2); /* the server converts latin1 for the client */
+    CASE(lat, "\xe2\x82\xac\xc3\xa9", 0, "\"\xe2\x82\xac\xc3\xa9\"");
+    sl_my_col_t bn = col(SL_MY_STRING, 4, 0);
+    bn.cs = SL_MY_CS_BINARY;
+    put_le(&b, 2, 1);
+    sl_buf_append(&b, "ab", 2); /* the binlog drops the pad bytes, SELECT has them */
+    CASE(bn, "ab\0\0", 1, "\"YWIAAA==\"");
+    sl_my_col_t geo = col(SL_MY_GEOMETRY, 4, 0);
+    put_le(&b, 5, 4);
+    sl_buf_append(&b, "\x00\x00\x00\x00\x01", 5);
+    CASE(geo, "\x00\x00\x00\x00\x01", 1, "\"AAAAAAE=\"");
+#undef CASE
+    /* SQL NULL, and text that is not of the column's type */
+    sl_value_t v;
+    assert_int_equal(sl_my_text_value(&vc, NULL, 0, 0, &arena, &tmp, &v, err, sizeof(err)),
+                     SL_OK);
+    assert_int_equal(v.kind, SL_V_NULL);
+    sl_my_col_t in = col(SL_MY_LONG, 0, SL_MY_F_UNSIGNED);
+    assert_int_equal(sl_my_text_value(&in, "-5", 2, 0, &arena, &tmp, &v, err, sizeof(err)),
+                     SL_ERR_PROTOCOL);
+    in.flags = 0;
+    assert_int_equal(sl_my_text_value(&in, "12x", 3, 0, &arena, &tmp, &v, err, sizeof(err)),
+                     SL_ERR_PROTOCOL);
+    assert_int_equal(sl_my_text_value(&in, "99999999999999999999", 20, 0, &arena, &tmp, &v,
+                                      err, sizeof(err)),
+                     SL_ERR_PROTOCOL);
+    sl_my_col_t dt = col(SL_MY_DATETIME2, 0, 0);
+    assert_int_equal(sl_my_text_value(&dt, "2020", 4, 0, &arena, &tmp, &v, err, sizeof(err)),
+                     SL_ERR_PROTOCOL);
+    assert_non_null(strstr(err, "date and time"));
+    /* the expressions: a FLOAT's exact value, a BIT's number, otherwise the column */
+    sl_buf_reset(&b);
+    sl_my_select_expr(&(sl_my_col_t){.type = SL_MY_FLOAT}, "`f`", &b);
+    sl_buf_puts(&b, "|");
+    sl_my_select_expr(&(sl_my_col_t){.type = SL_MY_BIT}, "`b`", &b);
+    sl_buf_puts(&b, "|");
+    sl_my_select_expr(&(sl_my_col_t){.type = SL_MY_ENUM}, "`e`", &b);
+    sl_buf_puts(&b, "|");
+    sl_my_select_expr(&e, "`e`", &b);
+    sl_buf_puts(&b, "|");
+    sl_my_select_expr(&vc, "`v`", &b);
+    assert_string_equal(b.data, "CAST(`f` AS DOUBLE)|`b` + 0|`e` + 0|`e` + 0|`v`");
+    sl_buf_free(&b);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -1148,6 +1304,7 @@ int main(void)
         cmocka_unit_test_teardown(test_json, teardown),
         cmocka_unit_test_teardown(test_transaction_payload, teardown),
         cmocka_unit_test_teardown(test_partial_update_rows, teardown),
+        cmocka_unit_test_teardown(test_snapshot_text, teardown),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     sl_arena_free(&arena);
