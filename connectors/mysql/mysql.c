@@ -212,6 +212,10 @@ static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, c
                         "the bookmark's \"row\" must be \"done\" or a row number");
         goto out;
     }
+    /* a finished position sorts at most at pos - 2: a snapshot chunk placed at pos takes
+     * pos - 1 (hand-typed and older bookmarks say pos - 1) */
+    if (pos->index == SL_POS_DONE && tx > p - 2)
+        tx = p - 2;
     pos->major = mys_pos_major(seq, tx);
     pthread_mutex_lock(&parsed_mu);
     strcpy(parsed_base, base);
@@ -1831,7 +1835,41 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
                         "user; it reads information_schema)");
     failed |= !(all || slave) || !(all || client) || !(all || sel);
 
+    /* snapshots: what they need and what is left */
     const sl_pos_t *resume = sl_pipe_resume(s->pipe);
+    const char *snapdoc = sl_pipe_resume_snapshot(s->pipe);
+    if (c->snapshot != SL_SNAP_NEVER && (!resume || snapdoc)) {
+        int reload = all;
+        r = mys_query(s->sql, "SHOW GRANTS", &rc, err, errlen);
+        for (MYSQL_ROW row; r && (row = mysql_fetch_row(r));)
+            reload |= row[0] && (strcasestr(row[0], "RELOAD") != NULL);
+        mysql_free_result(r);
+        ok = maria || reload;
+        failed |= !ok;
+        report(out, ok, "snapshot: %s%s",
+               snapdoc ? "one is in progress and continues after its last durable chunk"
+                       : "every table is copied, chunk by chunk, while the binlog streams",
+               maria ? " (each chunk in a consistent snapshot, no lock)"
+               : reload ? " (each chunk takes FLUSH TABLES WITH READ LOCK for a moment)"
+                        : "; MySQL needs RELOAD for it (GRANT RELOAD ON *.* TO the user) or "
+                          "set snapshot: never");
+        r = mys_query(s->sql,
+                      "SELECT CONCAT(t.TABLE_SCHEMA, '.', t.TABLE_NAME) FROM "
+                      "information_schema.TABLES t WHERE t.TABLE_TYPE = 'BASE TABLE' AND "
+                      "t.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+                      "'performance_schema', 'sys') AND NOT EXISTS (SELECT 1 FROM "
+                      "information_schema.STATISTICS k WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA "
+                      "AND k.TABLE_NAME = t.TABLE_NAME AND k.INDEX_NAME = 'PRIMARY') ORDER BY 1",
+                      &rc, err, errlen);
+        for (MYSQL_ROW row; r && (row = mysql_fetch_row(r));)
+            if (row[0] && sl_config_table_wanted(c, row[0]))
+                report(out, 1, "table %s has no primary key: its rows carry a null key, and "
+                               "after a crash during its snapshot some may repeat (add a "
+                               "primary key for exact results)",
+                       row[0]);
+        mysql_free_result(r);
+    }
+
     if (resume) {
         char base[BASE_LEN], file[BASE_LEN + 16], oldest[256];
         int present = 0;

@@ -1245,6 +1245,23 @@ static sl_err_t pg_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
     }
     PQclear(r);
 
+    /* snapshots: what they need and what is left */
+    const char *snapdoc = sl_pipe_resume_snapshot(s->pipe);
+    if (c->snapshot != SL_SNAP_NEVER && (!resume || snapdoc)) {
+        r = PQexec(s->sql, "SELECT has_function_privilege(current_user, "
+                           "'pg_logical_emit_message(boolean, text, text)', 'EXECUTE')");
+        int can = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        failed |= !can;
+        report(out, can, "snapshot: %s%s",
+               snapdoc ? "one is in progress; it continues incrementally after its last "
+                         "durable chunk"
+                       : "the tables are copied in the new slot's exported snapshot",
+               can ? "" : "; chunks read while streaming need pg_logical_emit_message "
+                          "(GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, "
+                          "text) TO the role)");
+    }
+
     /* tables that cannot describe their updates and deletes */
     r = PQexecParams(s->sql,
                      "SELECT n.nspname || '.' || c.relname, c.relreplident, "
@@ -1261,6 +1278,10 @@ static sl_err_t pg_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
                 continue;
             int ok = ident == 'f' || ident == 'i' || (ident == 'd' && pk);
             failed |= !ok;
+            if (ok && !pk)
+                report(out, 1, "table %s has no primary key: its rows carry a null key, "
+                               "and after a crash during its snapshot some may repeat",
+                       PQgetvalue(r, i, 0));
             report(out, ok, "table %s: REPLICA IDENTITY %s%s", PQgetvalue(r, i, 0),
                    ident == 'f' ? "FULL" : ident == 'i' ? "USING INDEX" :
                    ident == 'n' ? "NOTHING" : "DEFAULT",

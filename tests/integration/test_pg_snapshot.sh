@@ -87,7 +87,9 @@ sluice_start "$WORK/shop.yaml"
 psql -X -v ON_ERROR_STOP=1 -f "$WORK/writer.sql" >"$WORK/writer.out" 2>&1 &
 WPID=$!
 CLEANUPS+=("kill $WPID 2>/dev/null")
-sleep 0.15  # the first kill lands in the initial phase (the exported snapshot)
+# the first kill lands in the initial phase (the exported snapshot), once its plan is stored
+for i in $(seq 1 300); do snapshot_running && break; sleep 0.05; done
+snapshot_running || { tail -5 "$WORK/sluice.log"; fail "no snapshot plan stored"; }
 kills=0
 mkdir -p "$WORK/bm"
 while :; do
@@ -154,8 +156,6 @@ for path in sorted(glob.glob(bmdir + "/*.json"), key=lambda p: int(os.path.basen
             k = int(u["last_key"][0])
             again = [r for r in later if r[1]["id"] <= k]
             assert not again, f"public.big rows up to {k} were durable at {bm['lsn']} but read again"
-if mid == 0:
-    for p in sorted(glob.glob(bmdir + "/*.json")): print(p, open(p).read()[:400])
 assert mid > 0, "no kill landed in the middle of public.big"
 print(f"resume: {mid} kills left public.big part-way; no finished table or durable chunk read again")
 PY

@@ -83,8 +83,18 @@ static void test_hand_typed(void **state)
     assert_int_equal(parse("{\"file\":\"binlog.000007\",\"pos\":1234}", &p), SL_OK);
     assert_int_equal(p.index, SL_POS_DONE);
     assert_true(p.minor == 1234);
+    /* a finished position sorts two below pos: a snapshot chunk placed at pos takes
+     * pos - 1 and must come after it */
     assert_string_equal(render(&p), "{\"file\":\"binlog.000007\",\"pos\":1234,"
-                                    "\"tx_pos\":1233,\"row\":\"done\"}");
+                                    "\"tx_pos\":1232,\"row\":\"done\"}");
+    /* an older bookmark said pos - 1 for an idle position: read the same way */
+    assert_int_equal(parse("{\"file\":\"binlog.000007\",\"pos\":1234,\"tx_pos\":1233,"
+                           "\"row\":\"done\"}",
+                           &p),
+                     SL_OK);
+    sl_pos_t chunk = {.major = p.major + 1, .index = 1};
+    assert_true(sl_pos_cmp(&p, &chunk) < 0);
+    assert_true((p.major & 0xFFFFFFFFFFull) == 1232);
 }
 
 static void test_bad_documents(void **state)
