@@ -397,7 +397,7 @@ sl_err_t mysnap_prepare(my_source_t *s, int fresh, char *err, size_t errlen)
     if (s->plan_loaded)
         return SL_OK;
     const sl_source_config_t *c = &s->cfg->source;
-    const char *doc = sl_pipe_resume_snapshot(s->pipe);
+    const char *doc = s->renew ? NULL : sl_pipe_resume_snapshot(s->pipe);
     sl_err_t rc = SL_OK;
     if (doc) {
         if ((rc = sl_snap_plan_parse(doc, strlen(doc), &s->plan, err, errlen)))

@@ -83,6 +83,7 @@ typedef struct my_source {
     int pending_dom;
     my_domain_t pending;
 
+    int renew;                  /* when_needed: the bookmark's binlog is gone, start anew */
     int by_gtid;                /* this session started from a GTID state ... */
     char gtid_start[GTID_TEXT]; /* ... this one; cleared once positions are checked */
 

@@ -1422,7 +1422,9 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
     sl_pos_t d;
     const sl_pos_t *from = NULL;
     memset(from_out, 0, sizeof(*from_out));
-    if (s->has_last && sl_pipe_durable(s->pipe, &d))
+    if (s->renew)
+        from = s->have_origin ? &s->origin : NULL; /* when_needed: the bookmark is gone */
+    else if (s->has_last && sl_pipe_durable(s->pipe, &d))
         from = &d;
     else if (sl_pipe_resume(s->pipe))
         from = sl_pipe_resume(s->pipe);
@@ -1569,8 +1571,10 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
     char oldest_state[512] = "";
     int have_gtid = !present && strcasestr(v.version, "MariaDB") &&
                     from.index == SL_POS_DONE && gtid_for(s, &from, gtid);
-    if (have_gtid &&
-        !gtid_servable(s->sql, oldest, gtid, oldest_state, sizeof(oldest_state))) {
+    int renew = !present && s->cfg->source.snapshot == SL_SNAP_WHEN_NEEDED && !s->has_last;
+    if (have_gtid && !gtid_servable(s->sql, oldest, gtid, oldest_state, sizeof(oldest_state)))
+        have_gtid = renew ? 0 : -1; /* the changes after the bookmark are purged */
+    if (have_gtid < 0) {
         rc = sl_err_set(err, errlen, SL_ERR_SOURCE,
                         "binlog file %s (the bookmark's position %s:%" PRIu64
                         ") is no longer on the server, and the oldest file %s starts at "
@@ -1590,6 +1594,19 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
             "%s); resuming from the bookmark's GTID state %s",
             file, oldest[0] ? oldest : "none", gtid);
         by_gtid = 1;
+    } else if (renew) {
+        /* the changes since the bookmark are gone: copy the tables again and stream from
+         * where the server is */
+        sl_warn(s->cfg->name,
+                "binlog file %s (the bookmark's position %s:%" PRIu64 ") is no longer on the "
+                "server (the oldest is %s); snapshot: when_needed takes a new snapshot from "
+                "the server's current position",
+                file, file, off, oldest[0] ? oldest : "none");
+        s->renew = 1;
+        s->have_origin = 0;
+        if ((rc = start_position(s, file, sizeof(file), &off, &from, err, errlen)))
+            goto out;
+        first = 1;
     } else if (!present) {
         rc = sl_err_set(err, errlen, SL_ERR_SOURCE,
                         "binlog file %s (the bookmark's position %s:%" PRIu64

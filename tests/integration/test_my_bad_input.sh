@@ -74,4 +74,19 @@ expect 1 "is no longer on the server, and the oldest file binlog.[0-9]* starts a
     -- "$SLUICE_BIN" run -c "$WORK/shop.yaml"
 [[ "$("$SLUICE_BIN" offsets show -c "$WORK/shop.yaml" --connector shop)" == "$bm" ]] \
     || fail "the refused run moved the bookmark"
+
+note "the same purged bookmark with snapshot: when_needed: a new snapshot instead"
+sed -i 's/snapshot: never/snapshot: when_needed/' "$WORK/shop.yaml"
+sluice_start "$WORK/shop.yaml"
+for i in $(seq 1 200); do
+    grep -q '"snapshot":null' "$WORK/var/bookmarks/shop.json" && ! grep -q "$bm" \
+        <(cat "$WORK/var/bookmarks/shop.json") && break
+    sleep 0.1
+done
+my shop -e "INSERT INTO t VALUES (4, 'four')"
+wait_for_output '"v":"four"' 30
+sluice_stop || fail "sluice did not stop cleanly"
+grep -q "snapshot: when_needed takes a new snapshot" "$WORK/sluice.log" || fail "no new snapshot"
+r3=$(cat $(find "$WORK/out" -name '*.jsonl') | grep '"op":"r"' | grep -c '"v":"three"')
+[ "$r3" = 1 ] || fail "the purged change 'three' is not in the new snapshot ($r3 times)"
 echo "PASS: bad MariaDB settings and a purged bookmark are refused with a clear sentence"

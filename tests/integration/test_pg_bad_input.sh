@@ -73,6 +73,18 @@ sql -c "SELECT pg_drop_replication_slot('sluice_shop')" >/dev/null
 expect 1 "is gone but the bookmark is at 0/1000" -- "$SLUICE_BIN" run -c "$WORK/good.yaml"
 expect 1 "missing although a bookmark exists" -- "$SLUICE_BIN" check -c "$WORK/good.yaml"
 
+note "the same with snapshot: when_needed: a new slot and a new snapshot"
+sql -c "INSERT INTO t VALUES (42, 'kept')" >/dev/null
+write_pg_config "$WORK/renew.yaml" "password: \${env:SLUICE_TEST_SECRET}" "snapshot: when_needed"
+sluice_start "$WORK/renew.yaml"
+wait_for_output '"v":"kept"' 30
+sluice_stop || fail "sluice did not stop cleanly"
+grep -q "when_needed creates it again and takes a new snapshot" "$WORK/sluice.log" \
+    || fail "no new snapshot in the log"
+grep -rqs --include='*.jsonl' '"op":"r".*"v":"kept"\|"v":"kept".*"op":"r"' "$WORK/out" \
+    || fail "the row is not in the new snapshot"
+sql -c "SELECT pg_drop_replication_slot('sluice_shop')" >/dev/null
+
 note "wal_level=replica"
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null
 rm -rf "$WORK/var"
