@@ -16,9 +16,10 @@ echo "=== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
 
-echo "=== sanitizer run: unit tests, the type workload and the worker HTTP test"
+echo "=== sanitizer run: unit tests, the type workload, snapshots and the worker HTTP test"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -R 'unit\.|integration\.test_pg_workload|integration\.test_worker_http'
+    ctest --test-dir build-asan --output-on-failure \
+    -R 'unit\.|integration\.test_pg_workload|integration\.test_(pg|my)_snapshot|integration\.test_worker_http'
 
 echo "=== fuzzers (${FUZZ_SECONDS}s each)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
