@@ -7,7 +7,10 @@
  * MASTER STATUS (the lock is held for those two statements only). The stream then goes on
  * until it reaches P; there the chunk is read and emitted, between the changes before P
  * (which the snapshot contains) and those after (which it does not). No reconciliation
- * is needed: a chunk is exactly the table at P. Memory stays small: rows go from the
+ * is needed: a chunk is exactly the table at P. The server sends a transaction to
+ * replicas when it is in the binlog, a moment before the engine commit makes it visible:
+ * when the stream has already delivered a transaction that ends after P, the snapshot
+ * is older than the stream and is taken again. Memory stays small: rows go from the
  * server's result straight to the pipeline while the stream waits.
  *
  * A first snapshot (no bookmark) is the same thing from the position the connector
@@ -756,8 +759,19 @@ sl_err_t mysnap_tick(my_source_t *s, char *err, size_t errlen)
             return SL_OK;
         s->chunk_unit = (size_t)u;
         sl_err_t rc = open_chunk(s, err, errlen);
-        if (!rc)
-            rc = mysnap_reached(s, 0, err, errlen);
+        if (rc)
+            return rc;
+        if (s->last_tx_end > mys_pos_major(s->chunk_seq, s->chunk_off)) {
+            /* streamed already but not yet visible in the snapshot: take another later */
+            char ignored[256];
+            sl_debug(s->cfg->name, "snapshot: the stream is past %s:%" PRIu64 " already; "
+                                   "the chunk's snapshot is taken again",
+                     s->chunk_file, s->chunk_off);
+            mys_exec(s->snap, "ROLLBACK", ignored, sizeof(ignored));
+            s->chunk_open = 0;
+            return SL_OK;
+        }
+        rc = mysnap_reached(s, 0, err, errlen);
         if (rc || sl_now_ms() > until)
             return rc;
     }

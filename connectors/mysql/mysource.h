@@ -116,6 +116,7 @@ typedef struct my_source {
     void *snap_tables;       /* information_schema descriptions (mysnap.c) */
     size_t nsnap_tables;
     int chunk_open;          /* a consistent snapshot is open on snap for the next chunk */
+    uint64_t last_tx_end;    /* mys_pos_major of the end of the last streamed transaction */
     size_t chunk_unit;       /* ... for this unit */
     uint32_t chunk_seq;      /* ... at this binlog position */
     uint64_t chunk_off;

@@ -839,6 +839,7 @@ static void end_tx(my_source_t *s, uint64_t end)
     if (!s->in_tx)
         return;
     s->in_tx = 0;
+    s->last_tx_end = mys_pos_major(s->seq, end);
     if (s->pending_dom)
         gtid_state_set(s, s->pending.domain, s->pending.server, s->pending.seq);
     s->pending_dom = 0;

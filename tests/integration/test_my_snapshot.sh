@@ -166,12 +166,17 @@ PY
 # ---- 3. on-demand snapshot while streaming
 count_r() { find "$WORK/out/shop.shop.comp" -name '*.jsonl' -exec cat {} + | grep -c '"op":"r"'; }
 before=$(count_r)
+completes=$(grep -c "snapshot: complete" "$WORK/sluice.log" || true)
 "$SLUICE_BIN" snapshot -c "$WORK/shop.yaml" --connector shop --table shop.comp \
     --where "seq > 29000" || fail "sluice snapshot failed"
-for i in $(seq 1 300); do
-    grep -q "added on demand" "$WORK/sluice.log" && ! snapshot_running && break; sleep 0.1
+# done when the log says so once more (the stored bookmark shows the new plan only once
+# it is durable, so "no snapshot in the bookmark" could be before as well as after)
+for i in $(seq 1 600); do
+    [ "$(grep -c 'snapshot: complete' "$WORK/sluice.log")" -gt "$completes" ] && break; sleep 0.1
 done
 grep -q "added on demand" "$WORK/sluice.log" || fail "the on-demand snapshot never started"
+[ "$(grep -c 'snapshot: complete' "$WORK/sluice.log")" -gt "$completes" ] \
+    || fail "the on-demand snapshot did not complete"
 my shop -e "INSERT INTO big VALUES (-1, 0, 'marker2')"
 wait_for_output '"pad":"marker2"' 60
 after=$(count_r)
