@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct sl_buf {
     char *data;   /* owned; always NUL-terminated after any append (data[len] == 0) */
@@ -26,8 +27,21 @@ static inline void sl_buf_reset(sl_buf_t *b)
 }
 /* Make room for n more bytes (plus the terminating NUL). */
 void sl_buf_reserve(sl_buf_t *b, size_t n);
-void sl_buf_append(sl_buf_t *b, const void *p, size_t n);
-void sl_buf_puts(sl_buf_t *b, const char *s);
+/* Inline so that the common case (it fits) is a compare and a memcpy, and so that
+ * sl_buf_puts of a string literal costs no strlen at run time. */
+static inline void sl_buf_append(sl_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        sl_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+static inline void sl_buf_puts(sl_buf_t *b, const char *s)
+{
+    sl_buf_append(b, s, strlen(s));
+}
 static inline void sl_buf_putc(sl_buf_t *b, char c)
 {
     if (b->len + 2 > b->cap)
@@ -38,7 +52,10 @@ static inline void sl_buf_putc(sl_buf_t *b, char c)
 void sl_buf_printf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_buf_put_i64(sl_buf_t *b, int64_t v);
 void sl_buf_put_u64(sl_buf_t *b, uint64_t v);
-/* Shortest round-trip text of a finite double ("1.5", "1e+300"); NaN/Inf as JSON strings. */
+/* The text of a double that reads back to the same value: the first of printf's "%.15g",
+ * "%.16g", "%.17g" that does ("0.1", "1e+300", "-0", "0.30000000000000004"), byte for
+ * byte, though printf runs only for subnormals and magnitudes outside about 1e-10..1e45.
+ * NaN and infinities as the JSON strings "NaN", "Infinity", "-Infinity". */
 void sl_buf_put_double(sl_buf_t *b, double v);
 /* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD. */
 void sl_buf_put_json_str(sl_buf_t *b, const char *s, size_t n);

@@ -58,8 +58,7 @@ static void put_row(const sl_table_t *t, const sl_value_t *row, sl_buf_t *out)
     for (size_t i = 0; i < t->ncols; i++) {
         if (i)
             sl_buf_putc(out, ',');
-        put_name(out, t->cols[i].name);
-        sl_buf_putc(out, ':');
+        sl_buf_append(out, t->cols[i].json_name, t->cols[i].json_name_len);
         sl_value_to_json(&row[i], out);
     }
     sl_buf_putc(out, '}');
@@ -79,8 +78,7 @@ int sl_envelope_key(const sl_change_t *c, sl_buf_t *out)
         if (!first)
             sl_buf_putc(out, ',');
         first = 0;
-        put_name(out, t->cols[i].name);
-        sl_buf_putc(out, ':');
+        sl_buf_append(out, t->cols[i].json_name, t->cols[i].json_name_len);
         sl_value_to_json(&row[i], out);
     }
     sl_buf_putc(out, '}');
@@ -128,15 +126,8 @@ void sl_envelope_value(const sl_envelope_t *env, const sl_change_t *c, int64_t n
     sl_buf_put_i64(out, c->commit_ts_ms);
     sl_buf_puts(out, ",\"snapshot\":\"");
     sl_buf_puts(out, c->snapshot ? c->snapshot : "false");
-    sl_buf_puts(out, "\",\"db\":");
-    put_name(out, t->db ? t->db : "");
-    if (t->schema) {
-        sl_buf_puts(out, ",\"schema\":");
-        put_name(out, t->schema);
-    }
-    sl_buf_puts(out, ",\"table\":");
-    put_name(out, t->name);
-    sl_buf_puts(out, ",\"schema_version\":");
+    sl_buf_putc(out, '"');
+    sl_buf_append(out, t->json_source, t->json_source_len);
     sl_buf_put_u64(out, t->version);
     if (c->source_extra && c->source_extra_len) {
         sl_buf_putc(out, ',');

@@ -40,6 +40,17 @@ sl_table_t *sl_table_new(const char *db, const char *schema, const char *name)
     sl_buf_putc(&q, '.');
     sl_buf_puts(&q, name);
     t->qualified = sl_buf_steal(&q);
+    sl_buf_puts(&q, ",\"db\":");
+    sl_buf_put_json_str(&q, db ? db : "", db ? strlen(db) : 0);
+    if (schema) {
+        sl_buf_puts(&q, ",\"schema\":");
+        sl_buf_put_json_str(&q, schema, strlen(schema));
+    }
+    sl_buf_puts(&q, ",\"table\":");
+    sl_buf_put_json_str(&q, name, strlen(name));
+    sl_buf_puts(&q, ",\"schema_version\":");
+    t->json_source_len = q.len;
+    t->json_source = sl_buf_steal(&q);
     return t;
 }
 
@@ -59,6 +70,11 @@ void sl_table_add_column(sl_table_t *t, const char *name, const char *db_type,
     c->jtype = (uint8_t)jtype;
     c->nullable = (uint8_t)nullable;
     c->key = (uint8_t)(key != 0);
+    sl_buf_t j = SL_BUF_INIT;
+    sl_buf_put_json_str(&j, name ? name : "", name ? strlen(name) : 0);
+    sl_buf_putc(&j, ':');
+    c->json_name_len = j.len;
+    c->json_name = sl_buf_steal(&j);
 }
 
 void sl_table_free(sl_table_t *t)
@@ -68,6 +84,7 @@ void sl_table_free(sl_table_t *t)
     for (size_t i = 0; i < t->ncols; i++) {
         free(t->cols[i].name);
         free(t->cols[i].db_type);
+        free(t->cols[i].json_name);
     }
     if (t->priv && t->priv_free)
         t->priv_free(t->priv);
@@ -76,6 +93,7 @@ void sl_table_free(sl_table_t *t)
     free(t->schema);
     free(t->name);
     free(t->qualified);
+    free(t->json_source);
     free(t);
 }
 

@@ -31,6 +31,10 @@ typedef struct sl_column {
     uint8_t jtype;    /* sl_jtype_t */
     uint8_t nullable; /* 1 yes, 0 no, 2 unknown */
     uint8_t key;      /* part of the primary/replica identity key */
+    /* owned: the name as a JSON string and a colon ("\"id\":"), as the envelope writes it
+     * for every row; not part of the fingerprint */
+    char *json_name;
+    size_t json_name_len;
 } sl_column_t;
 
 typedef struct sl_table {
@@ -38,6 +42,11 @@ typedef struct sl_table {
     char *schema;     /* owned: postgres schema, NULL for mysql */
     char *name;       /* owned */
     char *qualified;  /* owned: "<schema or db>.<name>", the topic suffix and map key */
+    /* owned: the envelope's source members from "db" up to the value of
+     * "schema_version", as JSON text: ,"db":"shop"[,"schema":"public"],"table":"orders",
+     * "schema_version": (no schema member when schema is NULL) */
+    char *json_source;
+    size_t json_source_len;
     uint32_t version; /* 1-based */
     uint64_t fingerprint;
     size_t ncols;
