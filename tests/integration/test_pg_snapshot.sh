@@ -137,6 +137,9 @@ for p in glob.glob(out + "/shop.*/**/*.jsonl", recursive=True):
         if ev["op"] == "r":
             src = ev["source"]
             rows.append((src["schema"] + "." + src["table"], ev["after"], src["lsn"]))
+# key columns in index order, and how key text compares (C collation: byte order)
+KEYS = {"public.big": (["id"], [int]), "public.comp": (["code", "seq"], [str, int]),
+        "public.typed": (["id"], [str])}
 mid = 0
 for path in sorted(glob.glob(bmdir + "/*.json"), key=lambda p: int(os.path.basename(p)[:-5])):
     text = open(path).read()
@@ -151,13 +154,14 @@ for path in sorted(glob.glob(bmdir + "/*.json"), key=lambda p: int(os.path.basen
         later = [r for r in rows if r[0] == u["table"] and r[2] > at]
         if u["done"]:
             assert not later, f"{u['table']} was finished at {bm['lsn']} but read again"
-        elif u.get("last_key") and u["table"] == "public.big":
+        elif u.get("last_key") and u["table"] in KEYS:
             mid += 1
-            k = int(u["last_key"][0])
-            again = [r for r in later if r[1]["id"] <= k]
-            assert not again, f"public.big rows up to {k} were durable at {bm['lsn']} but read again"
-assert mid > 0, "no kill landed in the middle of public.big"
-print(f"resume: {mid} kills left public.big part-way; no finished table or durable chunk read again")
+            names, conv = KEYS[u["table"]]
+            k = tuple(c(v) for c, v in zip(conv, u["last_key"]))
+            again = [r for r in later if tuple(c(r[1][n]) for c, n in zip(conv, names)) <= k]
+            assert not again, f"{u['table']} rows up to {k} were durable at {bm['lsn']} but read again"
+assert mid > 0, "no kill landed in the middle of a keyed table"
+print(f"resume: {mid} kills left a table part-way; no finished table or durable chunk read again")
 PY
 compare_tables "$WORK/rebuilt" public.big public.comp public.typed
 # a keyless table has nothing to tell its rows apart across views: each row at least once
