@@ -445,7 +445,9 @@ static void *sink_main(void *arg)
                 sl_metrics_error(p->metrics, SL_METRIC_ERR_SINK);
             last_tick = now;
         }
-        if (commit(p, 0))
+        /* rate-limited while batches keep coming; at once when the queue ran dry, so a
+         * quiet stream's bookmark is not up to COMMIT_INTERVAL_MS behind */
+        if (commit(p, !b))
             failed = 1;
     }
     if (!failed) {

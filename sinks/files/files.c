@@ -60,6 +60,7 @@
 #include "sinks/files/files.h"
 
 #define OUTBUF_SIZE (64 * 1024) /* per open file: raw bytes or compressor output */
+#define WRITEBACK_BYTES (4u << 20) /* start writeback after this many bytes of a file */
 #define DIR_CACHE_MAX 1024      /* directory listings kept (LRU beyond that) */
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS INT64_C(86400000)
@@ -103,6 +104,7 @@ typedef struct ffile {
     ZSTD_CStream *zs;
     unsigned char *out; /* OUTBUF_SIZE bytes waiting for write(2) */
     size_t outlen;
+    uint64_t written, hinted; /* bytes written, and handed to writeback (sync_file_range) */
 } ffile_t;
 
 struct topic {
@@ -662,9 +664,27 @@ static void ffile_free(ffile_t *f)
     free(f);
 }
 
+/* Write to the file and, every WRITEBACK_BYTES, start the kernel's writeback of what was
+ * written (without waiting for it), so the fsync that completes the file has little left
+ * to do: it would otherwise stall the sink thread, and the source behind the full queue. */
+static int ffile_write(ffile_t *f, const void *p, size_t n)
+{
+    if (write_all(f->fd, p, n) < 0)
+        return -1;
+    f->written += n;
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (f->written - f->hinted >= WRITEBACK_BYTES) {
+        sync_file_range(f->fd, (off_t)f->hinted, (off_t)(f->written - f->hinted),
+                        SYNC_FILE_RANGE_WRITE);
+        f->hinted = f->written;
+    }
+#endif
+    return 0;
+}
+
 static int ffile_drain(ffile_t *f)
 {
-    if (f->outlen && write_all(f->fd, f->out, f->outlen) < 0)
+    if (f->outlen && ffile_write(f, f->out, f->outlen) < 0)
         return -1;
     f->outlen = 0;
     return 0;
@@ -714,7 +734,7 @@ static int ffile_put(ffile_t *f, const void *p, size_t n, int finish)
     if (f->outlen + n > OUTBUF_SIZE && ffile_drain(f) < 0)
         return -1;
     if (n >= OUTBUF_SIZE)
-        return write_all(f->fd, p, n); /* a huge line: skip the copy */
+        return ffile_write(f, p, n); /* a huge line: skip the copy */
     memcpy(f->out + f->outlen, p, n);
     f->outlen += n;
     return 0;
