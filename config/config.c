@@ -396,7 +396,32 @@ static const cfg_key_t keys[] = {
      CK(bookmark_store),
      .choices = bookmark_stores,
      .def = "file",
-     .desc = "`file` (under data_dir) or `kafka` (a compacted topic)."},
+     .desc = "`file` (under data_dir) or `kafka` (a compacted topic, for workers that keep "
+             "no disk; [`docs/kafka.md`](kafka.md))."},
+    {.path = "connectors[].bookmarks.topic",
+     .type = K_STRING,
+     CK(bookmark_topic),
+     .def = "<worker.name>.__bookmarks",
+     .flags = F_DYNDEF | F_NONEMPTY,
+     .desc = "kafka store: the compacted topic holding the bookmarks, one message per "
+             "connector keyed by its name (any number of connectors and workers may share "
+             "it); created with one partition when missing. In the default, bytes Kafka "
+             "does not allow in topic names become `_`."},
+    {.path = "connectors[].bookmarks.brokers",
+     .type = K_STRING,
+     CK(bookmark_brokers),
+     .def = "<sink.brokers>",
+     .flags = F_DYNDEF | F_NONEMPTY,
+     .desc = "kafka store: bootstrap brokers, `host:port[,host:port...]`; required unless "
+             "the sink is kafka, whose brokers (and `security.*`, `sasl.*`, `ssl.*` "
+             "properties of `sink.kafka`) are the default."},
+    {.path = "connectors[].bookmarks.kafka",
+     .type = K_MAP,
+     CK(bookmark_kafka),
+     .off2 = offsetof(sl_connector_config_t, nbookmark_kafka),
+     .def = "{}",
+     .desc = "kafka store: any librdkafka property (TLS, SASL, ...), applied last; secrets "
+             "are masked as in `sink.kafka`."},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1375,6 +1400,100 @@ static char *default_slot(const char *name)
     return sl_buf_steal(&b);
 }
 
+/* A Kafka topic name part: bytes Kafka does not allow become '_' (as the sink does). */
+static void put_kafka_name(sl_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        sl_buf_putc(b, ok ? c : '_');
+    }
+}
+
+/* The bookmarks.* keys of connector i: defaults and checks of the Kafka store. */
+static int finish_bookmarks(ctx_t *x, size_t i)
+{
+    sl_connector_config_t *c = &x->cfg->connectors[i];
+    scope_t sc = {i + 1, (char *)c};
+    static const char *const kafka_only[] = {"topic", "brokers", "kafka"};
+    sl_buf_t p = SL_BUF_INIT, name = SL_BUF_INIT;
+    int rc = -1;
+    int kafka_sink = strcmp(c->sink.type, "kafka") == 0;
+    if (strcmp(c->bookmark_store, "kafka") != 0) {
+        /* a Kafka setting with the file store is most likely a forgotten store: kafka,
+         * which a container without a disk would pay for with its bookmarks */
+        const int given[] = {c->bookmark_topic != NULL, c->bookmark_brokers != NULL,
+                             c->nbookmark_kafka > 0};
+        for (size_t k = 0; k < sizeof(kafka_only) / sizeof(kafka_only[0]); k++) {
+            sl_buf_reset(&p);
+            sl_buf_printf(&p, CONN_PREFIX ".bookmarks.%s", kafka_only[k]);
+            int line = x->lines[sc.index * NKEYS + (size_t)find_key(p.data)];
+            if (given[k]) {
+                sl_buf_reset(&p);
+                sl_buf_printf(&p, "connectors[%zu].bookmarks.%s", i, kafka_only[k]);
+                fail(x, line, p.data,
+                     "only used with bookmarks.store: kafka (the %s store keeps the "
+                     "bookmarks under data_dir); set store: kafka or remove this key",
+                     c->bookmark_store);
+                goto out;
+            }
+        }
+        rc = 0;
+        goto out;
+    }
+    int bline = x->lines[sc.index * NKEYS + (size_t)find_key(CONN_PREFIX ".bookmarks")];
+    if (!c->bookmark_brokers) {
+        if (!kafka_sink) {
+            sl_buf_printf(&p, "connectors[%zu].bookmarks.brokers", i);
+            fail(x, bline > 0 ? bline : c->line, p.data,
+                 "required key is missing (needed when bookmarks.store is kafka and the "
+                 "sink is not kafka)");
+            goto out;
+        }
+        if (!(c->bookmark_brokers = strdup(c->sink.brokers)))
+            goto oom;
+    }
+    if (!c->bookmark_topic) {
+        put_kafka_name(&name, x->cfg->worker_name);
+        sl_buf_puts(&name, ".__bookmarks");
+        if (!(c->bookmark_topic = sl_buf_steal(&name)))
+            goto oom;
+    }
+    size_t tl = strlen(c->bookmark_topic);
+    int tline =
+        x->lines[sc.index * NKEYS + (size_t)find_key(CONN_PREFIX ".bookmarks.topic")];
+    sl_buf_printf(&p, "connectors[%zu].bookmarks.topic", i);
+    if (tl > 249 ||
+        strspn(c->bookmark_topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                                  "TUVWXYZ0123456789._-") != tl) {
+        fail(x, tline > 0 ? tline : c->line, p.data,
+             "not a Kafka topic name: use at most 249 letters, digits, '.', '_' and '-'");
+        goto out;
+    }
+    /* the exactly-once sink keys its own records by connector name in
+     * <topic_prefix>.__bookmarks: the two documents must not meet in one topic */
+    sl_buf_reset(&name);
+    put_kafka_name(&name, c->sink.topic_prefix);
+    sl_buf_puts(&name, ".__bookmarks");
+    if (kafka_sink && c->sink.exactly_once && strcmp(name.data, c->bookmark_topic) == 0 &&
+        strcmp(c->sink.brokers, c->bookmark_brokers) == 0) {
+        fail(x, tline > 0 ? tline : (bline > 0 ? bline : c->line), p.data,
+             "%s is also where the exactly-once sink keeps its own bookmarks; choose "
+             "another bookmarks.topic",
+             c->bookmark_topic);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+oom:
+    fail(x, c->line, NULL, "out of memory");
+out:
+    sl_buf_free(&p);
+    sl_buf_free(&name);
+    return rc;
+}
+
 static int finish_connector(ctx_t *x, size_t i)
 {
     sl_connector_config_t *c = &x->cfg->connectors[i];
@@ -1424,7 +1543,7 @@ static int finish_connector(ctx_t *x, size_t i)
             goto out;
         }
     }
-    rc = 0;
+    rc = finish_bookmarks(x, i);
     goto out;
 oom:
     fail(x, c->line, NULL, "out of memory");

@@ -66,7 +66,11 @@ typedef struct sl_connector_config {
     char *name;   /* required, [A-Za-z0-9_-]+ */
     sl_source_config_t source;
     sl_sink_config_t sink;
-    char *bookmark_store; /* bookmarks.store: "file" (default) | "kafka" */
+    char *bookmark_store;    /* bookmarks.store: "file" (default) | "kafka" */
+    char *bookmark_topic;    /* kafka store: default "<worker.name>.__bookmarks" */
+    char *bookmark_brokers;  /* kafka store: default sink.brokers of a kafka sink */
+    sl_kv_t *bookmark_kafka; /* kafka store: librdkafka properties (may be secrets) */
+    size_t nbookmark_kafka;
     /* the file and line where this connector was declared, for later error messages */
     char *file;
     int line;

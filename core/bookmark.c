@@ -1,5 +1,6 @@
-/* sluice: file bookmark store; a crash at any instant leaves the old or the new document.
- * A corrupt document stops the worker with a clear error and is never overwritten. */
+/* sluice: the bookmark store interface and the file store; a crash at any instant leaves
+ * the old or the new document. A corrupt document stops the worker with a clear error and
+ * is never overwritten. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,41 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/bookmark.h"
+
+sl_bookmark_store_t *sl_bookmark_store_new(const sl_bookmark_store_ops_t *ops, void *ctx)
+{
+    sl_bookmark_store_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    st->ops = ops;
+    st->ctx = ctx;
+    return st;
+}
+
+void sl_bookmark_store_destroy(sl_bookmark_store_t *st)
+{
+    if (!st)
+        return;
+    if (st->ops && st->ops->destroy)
+        st->ops->destroy(st->ctx);
+    free(st);
+}
+
+sl_err_t sl_bookmark_check(const char *json, size_t len, const char *where,
+                           const char *repair, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json ? json : "", json ? len : 0, 0, &jerr);
+    sl_err_t rc = SL_OK;
+    if (!root || !json_is_object(root))
+        rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
+                        "bookmark %s is corrupt (%s at line %d); it was left untouched: "
+                        "%sset a position with 'sluice offsets set', or remove it with "
+                        "'sluice offsets reset' to start over",
+                        where, root ? "not a JSON object" : jerr.text, jerr.line, repair);
+    json_decref(root);
+    return rc;
+}
 
 static void dir_path(const char *data_dir, sl_buf_t *out)
 {
@@ -68,18 +104,9 @@ sl_err_t sl_bookmark_load(const char *data_dir, const char *connector, char **js
         goto out;
     }
     fclose(f);
-    json_error_t jerr;
-    json_t *root = json_loadb(data.data ? data.data : "", data.len, 0, &jerr);
-    if (!root || !json_is_object(root)) {
-        rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
-                        "bookmark %s is corrupt (%s at line %d); it was left untouched: "
-                        "repair it, or set a position with 'sluice offsets set', or remove "
-                        "it with 'sluice offsets reset' to start over",
-                        path.data, root ? "not a JSON object" : jerr.text, jerr.line);
-        json_decref(root);
+    rc = sl_bookmark_check(data.data, data.len, path.data, "repair it, or ", err, errlen);
+    if (rc)
         goto out;
-    }
-    json_decref(root);
     *json = sl_buf_steal(&data);
 out:
     sl_buf_free(&path);
@@ -161,4 +188,50 @@ sl_err_t sl_bookmark_remove(const char *data_dir, const char *connector, char *e
     sl_buf_free(&path);
     sl_buf_free(&dir);
     return rc;
+}
+
+/* ---- the file store behind the interface: ctx is the data_dir (owned copy) ---- */
+
+static sl_err_t file_load(void *ctx, const char *connector, char **json,
+                          int64_t *stored_ms, char *err, size_t errlen)
+{
+    *stored_ms = 0;
+    sl_err_t rc = sl_bookmark_load(ctx, connector, json, err, errlen);
+    if (rc || !*json)
+        return rc;
+    /* the bookmark's age counts from when it was written, not from this start */
+    sl_buf_t path = SL_BUF_INIT;
+    struct stat st;
+    sl_bookmark_path(ctx, connector, &path);
+    if (stat(path.data, &st) == 0)
+        *stored_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    sl_buf_free(&path);
+    return SL_OK;
+}
+
+static sl_err_t file_store(void *ctx, const char *connector, const char *json, size_t len,
+                           char *err, size_t errlen)
+{
+    return sl_bookmark_store(ctx, connector, json, len, err, errlen);
+}
+
+static sl_err_t file_remove(void *ctx, const char *connector, char *err, size_t errlen)
+{
+    return sl_bookmark_remove(ctx, connector, err, errlen);
+}
+
+static const sl_bookmark_store_ops_t file_ops = {
+    .name = "file",
+    .load = file_load,
+    .store = file_store,
+    .remove = file_remove,
+    .destroy = free,
+};
+
+sl_bookmark_store_t *sl_bookmark_file_store(const char *data_dir)
+{
+    char *dir = strdup(data_dir);
+    if (!dir)
+        abort();
+    return sl_bookmark_store_new(&file_ops, dir);
 }

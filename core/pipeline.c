@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
 #include "config/config.h"
@@ -21,6 +20,8 @@
 #define TICK_INTERVAL_MS 1000
 #define FLIGHT_MAX 256 /* batches tracked between hand-over and ack; more are merged */
 #define PAUSE_POLL_MS 200
+#define STORE_WARN_MS                                                                    \
+    30000 /* a store that keeps failing transiently is logged this often */
 
 /* A batch handed to the sink and not yet acknowledged: what lag and delivery latency are
  * computed from. `end` is the position of its last record. */
@@ -46,7 +47,7 @@ typedef struct tcache_ent {
 
 struct sl_pipeline {
     const sl_connector_config_t *cfg;
-    const char *data_dir;
+    sl_bookmark_store_t *store; /* owned */
     const sl_source_ops_t *src_ops;
     const sl_sink_ops_t *sink_ops;
     void *src, *sink;
@@ -66,7 +67,8 @@ struct sl_pipeline {
 
     /* metrics: the worker's (sl_pipeline_set_metrics) or our own */
     sl_metrics_t *metrics, *own_metrics;
-    int64_t bookmark_mtime_ms; /* of the bookmark file found at create, 0 = none */
+    int64_t
+        bookmark_mtime_ms; /* when the bookmark found at create was stored, 0 = none */
     /* source thread only */
     const sl_table_t *last_t;
     sl_metrics_table_t *last_mt;
@@ -95,6 +97,8 @@ struct sl_pipeline {
     char **snap_reqs;   /* on-demand snapshot requests not yet taken, oldest first */
     size_t nsnap_reqs;
     sl_buf_t doc, snap; /* bookmark scratch, sink thread only */
+    int64_t store_warn_ms; /* sink thread: the last warning about a store not confirmed */
+    int store_lagging;     /* sink thread: the last store was not confirmed */
 };
 
 int64_t sl_now_ms(void)
@@ -252,13 +256,24 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
                                   const sl_source_ops_t *src, const sl_sink_ops_t *sink,
                                   sl_err_t *rc, char *err, size_t errlen)
 {
+    return sl_pipeline_create_store(cfg, sl_bookmark_file_store(data_dir), src, sink, rc,
+                                    err, errlen);
+}
+
+sl_pipeline_t *sl_pipeline_create_store(const sl_connector_config_t *cfg,
+                                        sl_bookmark_store_t *store,
+                                        const sl_source_ops_t *src,
+                                        const sl_sink_ops_t *sink, sl_err_t *rc,
+                                        char *err, size_t errlen)
+{
     sl_pipeline_t *p = calloc(1, sizeof(*p));
     char *doc = NULL;
     json_t *root = NULL;
+    int64_t stored_ms = 0;
     if (!p)
         abort();
     p->cfg = cfg;
-    p->data_dir = data_dir;
+    p->store = store;
     p->src_ops = src;
     p->sink_ops = sink;
     p->schemas = sl_schema_cache_new();
@@ -278,7 +293,7 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
     pthread_cond_init(&p->pause_cv, &ca);
     pthread_condattr_destroy(&ca);
 
-    *rc = sl_bookmark_load(data_dir, cfg->name, &doc, err, errlen);
+    *rc = store->ops->load(store->ctx, cfg->name, &doc, &stored_ms, err, errlen);
     if (*rc)
         goto error;
     if (doc) {
@@ -289,13 +304,7 @@ sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *
         p->stored = p->resume;
         p->has_stored = 1;
         /* the bookmark's age counts from when it was written, not from this start */
-        sl_buf_t path = SL_BUF_INIT;
-        struct stat st;
-        sl_bookmark_path(data_dir, cfg->name, &path);
-        if (stat(path.data, &st) == 0)
-            p->bookmark_mtime_ms =
-                (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        sl_buf_free(&path);
+        p->bookmark_mtime_ms = stored_ms;
         if (p->bookmark_mtime_ms)
             sl_metrics_bookmark_stored(p->metrics, p->bookmark_mtime_ms);
         root = json_loads(doc, 0, NULL);
@@ -342,7 +351,7 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
     pthread_mutex_lock(&p->mu);
     int moved = p->has_acked &&
                 (!p->has_stored || sl_pos_cmp(&p->acked, &p->stored) != 0 ||
-                 p->acked.minor != p->stored.minor ||
+                 p->acked.minor != p->stored.minor || p->store_lagging ||
                  (p->ckpt_head && sl_pos_cmp(&p->ckpt_head->pos, &p->acked) <= 0));
     sl_pos_t pos = p->acked;
     if (moved && (force || now - p->last_store_ms >= COMMIT_INTERVAL_MS)) {
@@ -371,12 +380,31 @@ static sl_err_t commit(sl_pipeline_t *p, int force)
     sl_buf_puts(&p->doc, ",\"snapshot\":");
     sl_buf_puts(&p->doc, p->snap.len ? p->snap.data : "null");
     sl_buf_putc(&p->doc, '}');
-    sl_err_t rc = sl_bookmark_store(p->data_dir, p->cfg->name, p->doc.data, p->doc.len, err,
-                                    sizeof(err));
+    sl_err_t rc = p->store->ops->store(p->store->ctx, p->cfg->name, p->doc.data,
+                                       p->doc.len, err, sizeof(err));
+    if (rc && sl_err_is_transient(rc)) {
+        /* not confirmed (a Kafka store out of reach): the stored bookmark stays where it
+         * was, so the database is told nothing new; tried again at the next commit */
+        p->last_store_ms = now;
+        if (!p->store_lagging || now - p->store_warn_ms >= STORE_WARN_MS) {
+            sl_warn(
+                p->cfg->name,
+                "%s bookmark store: %s; the stored bookmark stays where it was (a "
+                "restart resumes from it) and the newest is stored as soon as it can be",
+                p->store->ops->name, err);
+            p->store_warn_ms = now;
+        }
+        p->store_lagging = 1;
+        return SL_OK;
+    }
     if (rc) {
         fail(p, rc, err);
         return rc;
     }
+    if (p->store_lagging)
+        sl_info(p->cfg->name, "%s bookmark store: bookmark stored again",
+                p->store->ops->name);
+    p->store_lagging = 0;
     p->last_store_ms = now;
     sl_metrics_bookmark_stored(p->metrics, sl_now_ms());
     pthread_mutex_lock(&p->mu);
@@ -858,6 +886,7 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
     free(p->snap_reqs);
     free(p->tcache);
     sl_metrics_free(p->own_metrics);
+    sl_bookmark_store_destroy(p->store);
     pthread_cond_destroy(&p->pause_cv);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);

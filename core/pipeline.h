@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
+#include "core/bookmark.h"
 #include "core/pos.h"
 #include "core/plugin.h"
 #include "core/envelope.h"
@@ -15,8 +16,16 @@
 struct sl_connector_config;
 typedef struct sl_pipeline sl_pipeline_t;
 
-/* Load the connector's bookmark (a corrupt one is an error, SL_ERR_CORRUPT), restore the
- * schema history. Borrows cfg, data_dir and the ops for its whole life. */
+/* Load the connector's bookmark from store (a corrupt one is an error, SL_ERR_CORRUPT; a
+ * store out of reach SL_ERR_RETRY), restore the schema history. Takes ownership of store
+ * (destroyed with the pipeline, or at once when creation fails); borrows cfg and the ops
+ * for its whole life. */
+sl_pipeline_t *sl_pipeline_create_store(const struct sl_connector_config *cfg,
+                                        sl_bookmark_store_t *store,
+                                        const sl_source_ops_t *src,
+                                        const sl_sink_ops_t *sink, sl_err_t *rc,
+                                        char *err, size_t errlen);
+/* The same with the file store under data_dir (copied). */
 sl_pipeline_t *sl_pipeline_create(const struct sl_connector_config *cfg, const char *data_dir,
                                   const sl_source_ops_t *src, const sl_sink_ops_t *sink,
                                   sl_err_t *rc, char *err, size_t errlen);

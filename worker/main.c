@@ -173,8 +173,11 @@ static int cmd_check(const args_t *a)
             continue;
         }
         printf("connector %s (%s -> %s)\n", c->name, src->name, sink->name);
-        sl_pipeline_t *p = sl_pipeline_create(c, cfg->data_dir, src, sink, &e, err,
-                                              sizeof(err));
+        sl_bookmark_store_t *store =
+            sl_registry_bookmark_store(cfg, c, &e, err, sizeof(err));
+        sl_pipeline_t *p =
+            store ? sl_pipeline_create_store(c, store, src, sink, &e, err, sizeof(err))
+                  : NULL;
         if (!p) {
             printf("FAIL: %s\n", err);
             rc = EXIT_RUNTIME;
@@ -447,6 +450,7 @@ static int cmd_offsets(const args_t *a)
         return EXIT_USAGE;
     int rc = 0;
     char err[1024];
+    sl_err_t e;
     const sl_connector_config_t *c = a->connector ? sl_config_connector(cfg, a->connector)
                                                   : (cfg->nconnectors == 1 ? cfg->connectors
                                                                            : NULL);
@@ -456,19 +460,29 @@ static int cmd_offsets(const args_t *a)
         sl_config_free(cfg);
         return EXIT_USAGE;
     }
+    /* bookmarks.store: the file store, or a Kafka topic (reset = a tombstone) */
+    sl_bookmark_store_t *st = sl_registry_bookmark_store(cfg, c, &e, err, sizeof(err));
+    if (!st) {
+        fprintf(stderr, "sluice: %s\n", err);
+        sl_config_free(cfg);
+        return e == SL_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+    }
     if (!strcmp(a->sub, "show")) {
         char *doc = NULL;
-        if (sl_bookmark_load(cfg->data_dir, c->name, &doc, err, sizeof(err))) {
+        int64_t stored_ms;
+        if (st->ops->load(st->ctx, c->name, &doc, &stored_ms, err, sizeof(err))) {
             fprintf(stderr, "sluice: %s\n", err);
             rc = EXIT_RUNTIME;
         } else if (!doc) {
             printf("{\"connector\":\"%s\",\"bookmark\":null}\n", c->name);
         } else {
-            printf("%s", doc);
+            size_t n = strlen(doc);
+            /* the file holds a newline after the document; a Kafka message does not */
+            printf("%s%s", doc, n && doc[n - 1] == '\n' ? "" : "\n");
         }
         free(doc);
     } else if (!strcmp(a->sub, "reset")) {
-        if (sl_bookmark_remove(cfg->data_dir, c->name, err, sizeof(err))) {
+        if (st->ops->remove(st->ctx, c->name, err, sizeof(err))) {
             fprintf(stderr, "sluice: %s\n", err);
             rc = EXIT_RUNTIME;
         } else {
@@ -493,8 +507,7 @@ static int cmd_offsets(const args_t *a)
             sl_buf_putc(&doc, '{');
             src->bookmark_render(NULL, &pos, &doc);
             sl_buf_puts(&doc, ",\"schemas\":{},\"snapshot\":null}");
-            if (sl_bookmark_store(cfg->data_dir, c->name, doc.data, doc.len, err,
-                                  sizeof(err))) {
+            if (st->ops->store(st->ctx, c->name, doc.data, doc.len, err, sizeof(err))) {
                 fprintf(stderr, "sluice: %s\n", err);
                 rc = EXIT_RUNTIME;
             } else {
@@ -506,6 +519,7 @@ static int cmd_offsets(const args_t *a)
         fprintf(stderr, "sluice: offsets takes show, set or reset\n");
         rc = EXIT_USAGE;
     }
+    sl_bookmark_store_destroy(st);
     sl_config_free(cfg);
     return rc;
 }

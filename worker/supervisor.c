@@ -282,8 +282,10 @@ static void launch(sl_sup_t *s, slot_t *sl)
                         "source %s or sink %s is not built into this worker",
                         sl->cc->source.type, sl->cc->sink.type);
     } else {
-        p = sl_pipeline_create(sl->cc, sl->ref->cfg->data_dir, src, sink, &rc, err,
-                               sizeof(err));
+        sl_bookmark_store_t *store =
+            sl_registry_bookmark_store(sl->ref->cfg, sl->cc, &rc, err, sizeof(err));
+        if (store)
+            p = sl_pipeline_create_store(sl->cc, store, src, sink, &rc, err, sizeof(err));
         if (p) {
             sl_pipeline_set_metrics(p, sl->metrics);
             pthread_mutex_lock(&s->mu);
@@ -300,7 +302,21 @@ static void launch(sl_sup_t *s, slot_t *sl)
     sl->launching = 0;
     if (sl->starts++)
         sl_metrics_restarted(sl->metrics);
-    if (!p) {
+    if (!p && sl_err_is_transient(rc)) {
+        /* the bookmark store is out of reach (a Kafka store's cluster down at start): as
+         * for a source reconnecting, the connector stays "starting" and is tried again
+         * with backoff; not a failure of the set-up, so the worker never gives up on it
+         */
+        sl->failed = sl->finished_clean = 0;
+        sl_log_redact(err, sl->last_error, sizeof(sl->last_error));
+        sl->last_error_ms = sl_now_ms();
+        sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (sl->backoff_ms > BACKOFF_MAX_MS)
+            sl->backoff_ms = BACKOFF_MAX_MS;
+        sl->next_start = mono_ms() + sl->backoff_ms;
+        sl_warn(sl->name, "%s; trying again in %lld s", err,
+                (long long)(sl->backoff_ms / 1000));
+    } else if (!p) {
         sl_error(sl->name, "%s", err);
         slot_failed(sl, rc, err);
     } else {

@@ -62,15 +62,15 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "sinks/kafka/kafka.h"
+#include "sinks/kafka/kclient.h"
 
 #define STALL_MS 5000             /* queue full and no delivery this long: SL_ERR_RETRY */
 #define FLUSH_STALL_MS 30000      /* flush gives up after this long without a delivery */
 #define METADATA_TIMEOUT_MS 10000 /* one topic's metadata request */
-#define ADMIN_TIMEOUT_MS 30000    /* CreateTopics request and operation */
+#define READ_TIMEOUT_MS 30000     /* reading the exactly-once bookmark back */
 #define TXN_TIMEOUT_MS 30000      /* init/commit/abort of a transaction, per call */
 #define TOPIC_MAX 249             /* Kafka's limit on topic name length */
 #define RING_MIN 4096
-#define WARN_EVERY_MS 10000 /* transient broker errors are logged this often */
 
 typedef struct ktopic {
     char *name; /* owned */
@@ -202,45 +202,11 @@ static sl_err_t broken(kafka_sink_t *s, char *err, size_t errlen)
     return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
 }
 
-/* Keys of librdkafka properties whose values are secrets (the config loader's rule). */
-static int secret_key(const char *key)
-{
-    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "key.pem") ||
-           strstr(key, "sasl.oauthbearer.config");
-}
-
-static void mask_one(sl_buf_t *b, const char *v)
-{
-    size_t vl = v ? strlen(v) : 0;
-    if (vl == 0 || !b->data)
-        return;
-    sl_buf_t o = SL_BUF_INIT;
-    const char *p = b->data;
-    const char *hit;
-    while ((hit = strstr(p, v)) != NULL) {
-        sl_buf_append(&o, p, (size_t)(hit - p));
-        sl_buf_puts(&o, "***");
-        p = hit + vl;
-    }
-    sl_buf_puts(&o, p);
-    sl_buf_free(b);
-    *b = o;
-}
-
-/* Copy src to dst (size n) with secrets masked: registered secrets (sl_log_redact), the
- * values of secret-looking properties, and `also` (the value librdkafka just rejected:
- * its error strings quote the offending value). */
+/* Copy src to dst (size n) with secrets masked (sl_kafka_mask over sink.kafka). */
 static void mask_values(const sl_sink_config_t *cfg, const char *src, const char *also,
                         char *dst, size_t n)
 {
-    sl_buf_t b = SL_BUF_INIT;
-    sl_buf_puts(&b, src ? src : "");
-    mask_one(&b, also);
-    for (size_t i = 0; cfg && i < cfg->nkafka; i++)
-        if (secret_key(cfg->kafka[i].key))
-            mask_one(&b, cfg->kafka[i].value);
-    sl_log_redact(b.data ? b.data : "", dst, n);
-    sl_buf_free(&b);
+    sl_kafka_mask(cfg ? cfg->kafka : NULL, cfg ? cfg->nkafka : 0, src, also, dst, n);
 }
 
 /* Append a name component with every byte Kafka does not allow in topic names replaced
@@ -306,32 +272,15 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         s->fatal_seen = 1;
         return;
     }
-    /* Transient (brokers down, transport): librdkafka retries by itself. Log now and then
-     * so an outage is visible without flooding. */
-    int64_t now = mono_ms();
-    if (now - s->last_warn_ms < WARN_EVERY_MS)
-        return;
-    s->last_warn_ms = now;
-    char tmp[512];
-    mask_values(s->cfg, reason, NULL, tmp, sizeof(tmp));
-    sl_warn(s->conn, "kafka: %s (%s); retrying, nothing is skipped",
-            rd_kafka_err2name((rd_kafka_resp_err_t)err), tmp);
+    sl_kafka_warn_transient(s->cfg->kafka, s->cfg->nkafka, s->conn, "kafka", err, reason,
+                            ", nothing is skipped", &s->last_warn_ms);
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const kafka_sink_t *s = rd_kafka_opaque(rk);
-    char tmp[512];
-    if (s)
-        mask_values(s->cfg, buf, NULL, tmp, sizeof(tmp));
-    else
-        sl_log_redact(buf, tmp, sizeof(tmp));
-    sl_log_level_t l = level <= 4 ? SL_LOG_WARN : level <= 6 ? SL_LOG_INFO : SL_LOG_DEBUG;
-    /* connection failures repeat every second per broker while one is down; the error
-     * callback already reports the outage, rate-limited */
-    if (strcmp(fac, "FAIL") == 0)
-        l = SL_LOG_DEBUG;
-    sl_log(l, s ? s->conn : NULL, "librdkafka %s: %s", fac, tmp);
+    sl_kafka_log(s ? s->cfg->kafka : NULL, s ? s->cfg->nkafka : 0, s ? s->conn : NULL,
+                 level, fac, buf);
 }
 
 /* After a poll: turn a fatal producer error into a broken sink. */
@@ -452,147 +401,41 @@ static ktopic_t *topic_get(kafka_sink_t *s, const char *name)
     return t;
 }
 
-/* Create a missing topic with the Admin API. */
-static sl_err_t topic_create(kafka_sink_t *s, ktopic_t *t, int compact, int partitions,
-                             char *err, size_t errlen)
-{
-    char errstr[512];
-    sl_err_t rc = SL_OK;
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(t->name, partitions, s->replication,
-                                                    errstr, sizeof(errstr));
-    if (!nt)
-        return fail(s, SL_ERR_CONFIG, err, errlen, "cannot create Kafka topic %s: %s",
-                    t->name, errstr);
-    if (compact)
-        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-    rd_kafka_AdminOptions_t *opt =
-        rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr,
-                                              sizeof(errstr));
-    rd_kafka_AdminOptions_set_operation_timeout(opt, ADMIN_TIMEOUT_MS, errstr,
-                                                sizeof(errstr));
-    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-    rd_kafka_CreateTopics(s->rk, &nt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    const char *why = "no answer";
-    if (ev && rd_kafka_event_error(ev)) {
-        e = rd_kafka_event_error(ev);
-        why = rd_kafka_event_error_string(ev);
-    } else if (ev) {
-        const rd_kafka_CreateTopics_result_t *res =
-            rd_kafka_event_CreateTopics_result(ev);
-        size_t n = 0;
-        const rd_kafka_topic_result_t **tr =
-            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-        if (n >= 1) {
-            e = rd_kafka_topic_result_error(tr[0]);
-            why = rd_kafka_topic_result_error_string(tr[0]);
-            if (!why)
-                why = rd_kafka_err2str(e);
-        }
-    }
-    char why_copy[256];
-    snprintf(why_copy, sizeof(why_copy), "%s", why ? why : rd_kafka_err2str(e));
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_NewTopic_destroy(nt);
-
-    switch (e) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR:
-        sl_info(s->conn, "kafka: created topic %s (partitions %d, replication %d%s)",
-                t->name, partitions, s->replication, compact ? ", compacted" : "");
-        /* fall through */
-    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-        t->ready = 1;
-        break;
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
-    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
-        rc = sl_err_set(err, errlen, SL_ERR_RETRY,
-                        "creating Kafka topic %s got no answer from the brokers (%s)",
-                        t->name, why_copy);
-        break;
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-        rc =
-            fail(s, SL_ERR_SINK, err, errlen,
-                 "not allowed to create Kafka topic %s (%s): grant CREATE to the "
-                 "producer's principal, or create the topic and set create_topics: false",
-                 t->name, why_copy);
-        break;
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
-    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
-    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
-    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
-    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-        rc = fail(s, SL_ERR_CONFIG, err, errlen,
-                  "the brokers refused to create Kafka topic %s with %d partitions and "
-                  "replication %d (%s): set sink.topic_partitions and "
-                  "sink.topic_replication to values the cluster accepts (brokers older "
-                  "than 2.4 need both set explicitly)",
-                  t->name, partitions, s->replication, why_copy);
-        break;
-    default:
-        rc = fail(s, SL_ERR_SINK, err, errlen, "cannot create Kafka topic %s: %s",
-                  t->name, why_copy);
-        break;
-    }
-    return rc;
-}
-
-/* Make sure topic t exists: once per topic and process, by a metadata request. */
+/* Make sure topic t exists: once per topic and process, by a metadata request; created
+ * with the Admin API when missing (create_topics). */
 static sl_err_t topic_ensure(kafka_sink_t *s, ktopic_t *t, int compact, int partitions,
                              char *err, size_t errlen)
 {
     if (t->ready)
         return SL_OK;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, t->rkt, &md, METADATA_TIMEOUT_MS);
-    if (e)
-        return sl_err_set(err, errlen, SL_ERR_RETRY,
-                          "cannot read the metadata of Kafka topic %s from the brokers "
-                          "(%s); are %s reachable?",
-                          t->name, rd_kafka_err2str(e), s->cfg->brokers);
-    rd_kafka_resp_err_t te = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    int nparts = 0;
-    for (int i = 0; i < md->topic_cnt; i++) {
-        if (strcmp(md->topics[i].topic, t->name) == 0) {
-            te = md->topics[i].err;
-            nparts = md->topics[i].partition_cnt;
-        }
-    }
-    rd_kafka_metadata_destroy(md);
-    if (te == RD_KAFKA_RESP_ERR_NO_ERROR && nparts > 0) {
+    const sl_kafka_topic_spec_t spec = {
+        .name = t->name,
+        .compact = compact,
+        .partitions = partitions,
+        .replication = s->replication,
+        .create = s->create_topics,
+        .brokers = s->cfg->brokers,
+        .conn = s->conn,
+        .timeout_ms = METADATA_TIMEOUT_MS,
+        .use_fix = "grant DESCRIBE and WRITE on it to the producer's principal",
+        .missing_fix =
+            "sink.create_topics is false: create the topic, or set create_topics: true",
+        .deny_create_fix =
+            "grant CREATE to the producer's principal, or create the topic "
+            "and set create_topics: false",
+        .refused_fix =
+            "set sink.topic_partitions and sink.topic_replication to values the "
+            "cluster accepts (brokers older than 2.4 need both set explicitly)",
+    };
+    sl_err_t rc = sl_kafka_topic_ensure(s->rk, t->rkt, &spec, NULL, err, errlen);
+    if (rc == SL_OK) {
         t->ready = 1;
-        return SL_OK;
+    } else if (!sl_err_is_transient(rc)) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", err);
+        return fail(s, rc, err, errlen, "%s", msg);
     }
-    if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-        te == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (!s->create_topics)
-            return fail(s, SL_ERR_CONFIG, err, errlen,
-                        "Kafka topic %s does not exist and sink.create_topics is false: "
-                        "create the topic, or set create_topics: true",
-                        t->name);
-        return topic_create(s, t, compact, partitions, err, errlen);
-    }
-    if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-        return fail(
-            s, SL_ERR_SINK, err, errlen,
-            "not allowed to use Kafka topic %s: grant DESCRIBE and WRITE on it to "
-            "the producer's principal",
-            t->name);
-    if (te == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION)
-        return fail(s, SL_ERR_SINK, err, errlen, "Kafka refuses the topic name %s",
-                    t->name);
-    return sl_err_set(err, errlen, SL_ERR_RETRY,
-                      "Kafka topic %s is not available yet (%s)", t->name,
-                      rd_kafka_err2str(te));
+    return rc;
 }
 
 /* The topic of a table version, made on first sight. */
@@ -841,92 +684,23 @@ static sl_err_t eos_read_bookmark(kafka_sink_t *s, char *err, size_t errlen)
 {
     char errstr[512];
     sl_err_t rc = SL_OK;
-    rd_kafka_t *c = NULL;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     sl_buf_t group = SL_BUF_INIT;
     json_t *doc = NULL;
+    sl_kafka_last_t last = {0};
     sl_buf_printf(&group, "sluice-%s-bookmarks", s->conn);
-    /* the user's properties carry TLS/SASL; producer-only ones are ignored with a note */
-    int ok = rd_kafka_conf_set(conf, "bootstrap.servers", s->cfg->brokers, errstr,
-                               sizeof(errstr)) == RD_KAFKA_CONF_OK;
-    for (size_t i = 0; ok && i < s->cfg->nkafka; i++) {
-        const char *k = s->cfg->kafka[i].key;
-        if (strcmp(k, "transactional.id") == 0 || strcmp(k, "client.id") == 0)
-            continue;
-        rd_kafka_conf_set(conf, k, s->cfg->kafka[i].value, errstr, sizeof(errstr));
-    }
-    ok = ok &&
-         rd_kafka_conf_set(conf, "group.id", group.data, errstr, sizeof(errstr)) == 0 &&
-         rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr,
-                           sizeof(errstr)) == 0 &&
-         rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
-                           sizeof(errstr)) == 0 &&
-         rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ==
-             0 &&
-         rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) == 0;
-    if (ok) {
-        rd_kafka_conf_set_opaque(conf, s);
-        rd_kafka_conf_set_log_cb(conf, on_log);
-        c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    }
+    rd_kafka_t *c = sl_kafka_consumer_new(s->cfg->brokers, s->cfg->kafka, s->cfg->nkafka,
+                                          group.data, s, on_log, errstr, sizeof(errstr));
     if (!c) {
-        rd_kafka_conf_destroy(conf);
-        char m[512];
-        mask_values(s->cfg, errstr, NULL, m, sizeof(m));
         rc = fail(s, SL_ERR_CONFIG, err, errlen,
-                  "cannot create the consumer that reads bookmarks back: %s", m);
+                  "cannot create the consumer that reads bookmarks back: %s", errstr);
         goto out;
     }
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-        c, s->bookmarks->name, 0, &lo, &hi, METADATA_TIMEOUT_MS);
-    if (e) {
-        rc = sl_err_set(err, errlen, SL_ERR_RETRY,
-                        "cannot read the offsets of Kafka topic %s (%s)",
-                        s->bookmarks->name, rd_kafka_err2str(e));
+    rc = sl_kafka_read_last(c, s->bookmarks->name, s->conn, 1, METADATA_TIMEOUT_MS,
+                            READ_TIMEOUT_MS, &last, err, errlen);
+    if (rc)
         goto out;
-    }
-    int found = 0;
-    int64_t window = 1000, start = hi;
-    size_t klen = strlen(s->conn);
-    while (!found && start > lo) {
-        int64_t end = start;
-        start = end - window > lo ? end - window : lo;
-        window *= 8;
-        rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(pl, s->bookmarks->name, 0)->offset = start;
-        e = rd_kafka_assign(c, pl);
-        rd_kafka_topic_partition_list_destroy(pl);
-        int64_t deadline = mono_ms() + ADMIN_TIMEOUT_MS;
-        while (!e) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-            if (!m) {
-                if (mono_ms() > deadline)
-                    e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-                continue;
-            }
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                rd_kafka_message_destroy(m);
-                break;
-            }
-            if (m->err) {
-                e = m->err;
-            } else if (m->offset < end && m->key_len == klen &&
-                       memcmp(m->key, s->conn, klen) == 0 && m->payload) {
-                json_decref(doc);
-                doc = json_loadb(m->payload, m->len, 0, NULL);
-                found = 1;
-            }
-            rd_kafka_message_destroy(m);
-        }
-        if (e) {
-            rc = sl_err_set(err, errlen, SL_ERR_RETRY,
-                            "cannot read the bookmark back from Kafka topic %s (%s)",
-                            s->bookmarks->name, rd_kafka_err2str(e));
-            goto out;
-        }
-    }
-    if (found) {
+    if (last.found) {
+        doc = json_loadb(last.value, last.len, 0, NULL);
         const char *pk = json_string_value(json_object_get(doc, "pos"));
         json_t *minor = json_object_get(doc, "minor");
         sl_pos_t p;
@@ -951,6 +725,7 @@ static sl_err_t eos_read_bookmark(kafka_sink_t *s, char *err, size_t errlen)
     }
 out:
     json_decref(doc);
+    free(last.value);
     sl_buf_free(&group);
     if (c) {
         rd_kafka_consumer_close(c);
@@ -1100,19 +875,8 @@ static void kafka_destroy(void *ctx);
 static sl_err_t conf_set(kafka_sink_t *s, rd_kafka_conf_t *conf, const char *key,
                          const char *value, int user, char *err, size_t errlen)
 {
-    char errstr[512];
-    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-        return SL_OK;
-    char m[512];
-    mask_values(s->cfg, errstr, value, m, sizeof(m));
-    if (user)
-        return sl_err_set(
-            err, errlen, SL_ERR_CONFIG,
-            "sink.kafka.%s: librdkafka does not accept this property or its "
-            "value (%s)",
-            key, m);
-    return sl_err_set(err, errlen, SL_ERR_CONFIG, "kafka producer property %s: %s", key,
-                      m);
+    return sl_kafka_conf_set(conf, s->cfg->kafka, s->cfg->nkafka, key, value,
+                             user ? "sink.kafka" : NULL, err, errlen);
 }
 
 static sl_err_t kafka_create(const struct sl_sink_config *cfg, sl_sink_env_t *env,

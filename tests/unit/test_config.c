@@ -95,7 +95,11 @@ static const char full_yaml[] =
     "      compression: zstd\n"
     "      rotate: {max_bytes: 1GiB, max_seconds: 5m, max_records: 42}\n"
     "      partition: day\n"
-    "    bookmarks: {store: kafka}\n"
+    "    bookmarks:\n"
+    "      store: kafka\n"
+    "      topic: ops.bookmarks\n"
+    "      brokers: kb1:9092\n"
+    "      kafka: {sasl.username: cdc}\n"
     "  - name: legacy-Mysql\n"
     "    source:\n"
     "      type: mysql\n"
@@ -147,11 +151,15 @@ static void test_full_config(void **state)
     assert_int_equal(s->sink.rotate_max_records, 42);
     assert_int_equal(s->sink.partition, SL_PART_DAY);
     assert_string_equal(s->bookmark_store, "kafka");
+    assert_string_equal(s->bookmark_topic, "ops.bookmarks");
+    assert_string_equal(s->bookmark_brokers, "kb1:9092");
+    assert_int_equal(s->nbookmark_kafka, 1);
+    assert_string_equal(s->bookmark_kafka[0].key, "sasl.username");
 
     /* the second connector is mostly defaults */
     const sl_connector_config_t *m = sl_config_connector(c, "legacy-Mysql");
     assert_ptr_equal(m, &c->connectors[1]);
-    assert_int_equal(m->line, 31);
+    assert_int_equal(m->line, 35);
     assert_string_equal(m->source.type, "mysql");
     assert_string_equal(m->source.host, "127.0.0.1");
     assert_int_equal(m->source.port, 3306);
@@ -661,7 +669,7 @@ static void test_reference(void **state)
     size_t nrows = 0;
     for (const char *p = b.data; (p = strstr(p, "\n| `")); p++)
         nrows++;
-    assert_int_equal(nrows, 41); /* every non-group key of the table */
+    assert_int_equal(nrows, 44); /* every non-group key of the table */
     sl_buf_free(&b);
 }
 

@@ -1,5 +1,6 @@
 /* sluice: unit tests of the Kafka sink against librdkafka's in-process mock cluster:
- * keys, values, tombstones, partitions (Java murmur2), schemas, acks only after delivery.
+ * keys, values, tombstones, partitions (Java murmur2), schemas, acks only after delivery;
+ * and of the Kafka bookmark store (acked stores, tombstones, corrupt documents, outages).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "core/pos.h"
 #include "core/schema.h"
 #include "sinks/kafka/kafka.h"
+#include "sinks/kafka/kafka_store.h"
 
 #define MOCK_PARTITIONS 4 /* what the mock cluster gives an auto-created topic */
 
@@ -733,6 +735,200 @@ static void test_exactly_once(void **state)
     sl_table_free(t);
 }
 
+/* ---------------------------------------------------------------- the bookmark store */
+
+static sl_bookmark_store_t *kstore(const char *conn, const char *topic,
+                                   const sl_kv_t *inherit, size_t ninherit,
+                                   const sl_kv_t *props, size_t nprops, int ack_ms)
+{
+    sl_kafka_store_config_t kc = {.conn = conn,
+                                  .brokers = bootstraps,
+                                  .topic = topic,
+                                  .inherit = inherit,
+                                  .ninherit = ninherit,
+                                  .props = props,
+                                  .nprops = nprops,
+                                  .ack_timeout_ms = ack_ms};
+    char err[512] = "";
+    sl_err_t rc;
+    sl_bookmark_store_t *st = sl_kafka_store_new(&kc, &rc, err, sizeof(err));
+    if (!st)
+        fail_msg("kafka store: %s", err);
+    assert_string_equal(st->ops->name, "kafka");
+    return st;
+}
+
+/* Load and expect doc (NULL: none). */
+static void expect_doc(sl_bookmark_store_t *st, const char *conn, const char *want)
+{
+    char err[1024] = "", *doc = (char *)1;
+    int64_t ms = -1;
+    sl_err_t rc = st->ops->load(st->ctx, conn, &doc, &ms, err, sizeof(err));
+    if (rc)
+        fail_msg("load: %s", err);
+    if (!want) {
+        assert_null(doc);
+        return;
+    }
+    assert_non_null(doc);
+    assert_string_equal(doc, want);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    assert_true(ms > now - 600000 && ms <= now + 60000); /* the message's timestamp */
+    free(doc);
+}
+
+static void produce_raw(const char *topic, const char *key, const char *val)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof(errstr));
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(p);
+    assert_int_equal(
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)val, strlen(val)),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+        0);
+    assert_int_equal(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+}
+
+static void test_kafka_store(void **state)
+{
+    char err[1024];
+    const char *topic = "w1.__bookmarks";
+    /* the sink's transactional.id and tuning stay with the sink: a transactional store
+     * producer could not store anything outside a transaction */
+    const sl_kv_t inherit[] = {{"security.protocol", "plaintext"},
+                               {"transactional.id", "sluice-shop"},
+                               {"linger.ms", "500"}};
+    sl_bookmark_store_t *st = kstore("shop", topic, inherit, 3, NULL, 0, 2000);
+    expect_doc(st, "shop", NULL); /* no topic yet */
+
+    const char *d1 = "{\"lsn\":\"0/10\",\"commit_lsn\":\"0/10\",\"event\":\"done\","
+                     "\"schemas\":{},\"snapshot\":null}";
+    const char *d2 = "{\"lsn\":\"0/20\",\"commit_lsn\":\"0/20\",\"event\":\"done\","
+                     "\"schemas\":{\"public.t\":[\"x\"]},\"snapshot\":{\"table\":\"t\"}}";
+    int64_t t0 = mono_ms();
+    assert_int_equal(st->ops->store(st->ctx, "shop", d1, strlen(d1), err, sizeof(err)),
+                     SL_OK);
+    assert_int_equal(st->ops->store(st->ctx, "shop", d2, strlen(d2), err, sizeof(err)),
+                     SL_OK);
+    assert_true(mono_ms() - t0 < 2000); /* acknowledged, not timed out */
+    /* another connector in the same topic is another key */
+    sl_bookmark_store_t *other = kstore("other", topic, NULL, 0, NULL, 0, 0);
+    expect_doc(other, "other", NULL);
+    assert_int_equal(
+        other->ops->store(other->ctx, "other", d1, strlen(d1), err, sizeof(err)), SL_OK);
+    expect_doc(st, "shop", d2);
+    expect_doc(other, "other", d1);
+    kset_t k = {0};
+    consume(topic, 0, &k);
+    assert_int_equal(k.n, 3); /* keyed by connector, the documents as they are */
+    assert_string_equal(k.v[0].key, "shop");
+    assert_string_equal(k.v[0].val, d1);
+    assert_string_equal(k.v[1].val, d2);
+    assert_string_equal(k.v[2].key, "other");
+    kset_free(&k);
+    /* a fresh store (a restart) reads the same */
+    sl_bookmark_store_t *again = kstore("shop", topic, NULL, 0, NULL, 0, 0);
+    expect_doc(again, "shop", d2);
+    sl_bookmark_store_destroy(again);
+
+    /* reset: a tombstone, no bookmark */
+    assert_int_equal(st->ops->remove(st->ctx, "shop", err, sizeof(err)), SL_OK);
+    expect_doc(st, "shop", NULL);
+    expect_doc(other, "other", d1);
+    assert_int_equal(st->ops->store(st->ctx, "shop", d1, strlen(d1), err, sizeof(err)),
+                     SL_OK);
+    expect_doc(st, "shop", d1);
+
+    /* a corrupt document under the key: refused with the file store's kind of sentence */
+    produce_raw(topic, "shop", "{\"lsn\": garbage");
+    char *doc = NULL;
+    int64_t ms;
+    assert_int_equal(st->ops->load(st->ctx, "shop", &doc, &ms, err, sizeof(err)),
+                     SL_ERR_CORRUPT);
+    assert_null(doc);
+    assert_non_null(strstr(err,
+                           "bookmark of connector shop in Kafka topic w1.__bookmarks "
+                           "(partition 0, offset "));
+    assert_non_null(strstr(err, "is corrupt ("));
+    assert_non_null(strstr(err,
+                           "it was left untouched: set a position with 'sluice offsets "
+                           "set', or remove it with 'sluice offsets reset'"));
+    produce_raw(topic, "shop", "[1,2]");
+    assert_int_equal(st->ops->load(st->ctx, "shop", &doc, &ms, err, sizeof(err)),
+                     SL_ERR_CORRUPT);
+    assert_non_null(strstr(err, "not a JSON object"));
+    expect_doc(other, "other", d1);
+
+    /* every broker down: not confirmed is SL_ERR_RETRY, and nothing piles up */
+    rd_kafka_mock_broker_set_down(mock, -1);
+    t0 = mono_ms();
+    assert_int_equal(st->ops->store(st->ctx, "shop", d1, strlen(d1), err, sizeof(err)),
+                     SL_ERR_RETRY);
+    assert_true(mono_ms() - t0 >= 1900); /* waited for the report */
+    assert_non_null(strstr(err, "has not acknowledged the bookmark of connector shop"));
+    t0 = mono_ms();
+    assert_int_equal(st->ops->store(st->ctx, "shop", d2, strlen(d2), err, sizeof(err)),
+                     SL_ERR_RETRY);
+    assert_true(mono_ms() - t0 <
+                500); /* the first is still in flight: not queued again */
+    sl_bookmark_store_t *down = kstore("shop", topic, NULL, 0, NULL, 0, 0);
+    t0 = mono_ms();
+    assert_int_equal(down->ops->load(down->ctx, "shop", &doc, &ms, err, sizeof(err)),
+                     SL_ERR_RETRY);
+    assert_true(mono_ms() - t0 < 15000);
+    assert_non_null(strstr(err, "cannot load the bookmark of connector shop from Kafka"));
+    sl_bookmark_store_destroy(down);
+    rd_kafka_mock_broker_set_up(mock, -1);
+    /* back: the waiting one is delivered, then the newest (librdkafka reconnects with a
+     * backoff of up to 10 s after a long outage) */
+    int ok = 0;
+    for (int64_t until = mono_ms() + 30000; !ok && mono_ms() < until;) {
+        sl_err_t rc = st->ops->store(st->ctx, "shop", d2, strlen(d2), err, sizeof(err));
+        assert_true(rc == SL_OK || rc == SL_ERR_RETRY);
+        ok = rc == SL_OK;
+        if (!ok)
+            usleep(200000);
+    }
+    assert_true(ok);
+    expect_doc(st, "shop", d2);
+
+    sl_bookmark_store_destroy(st);
+    sl_bookmark_store_destroy(other);
+}
+
+static void test_kafka_store_config(void **state)
+{
+    char err[1024] = "";
+    sl_err_t rc;
+    /* a refused property names its key and never shows the value */
+    const sl_kv_t bad[] = {{"sasl.password", "s3cret-pw"}, {"acks", "s3cret-pw"}};
+    sl_kafka_store_config_t kc = {
+        .conn = "shop", .brokers = bootstraps, .topic = "t", .props = bad, .nprops = 2};
+    assert_null(sl_kafka_store_new(&kc, &rc, err, sizeof(err)));
+    assert_int_equal(rc, SL_ERR_CONFIG);
+    assert_non_null(strstr(err, "bookmarks.kafka.acks"));
+    assert_null(strstr(err, "s3cret"));
+    const sl_kv_t unknown[] = {{"no.such.property", "1"}};
+    kc.props = unknown;
+    kc.nprops = 1;
+    assert_null(sl_kafka_store_new(&kc, &rc, err, sizeof(err)));
+    assert_non_null(strstr(err, "bookmarks.kafka.no.such.property"));
+    kc.props = NULL;
+    kc.nprops = 0;
+    kc.topic = "bad topic/name";
+    assert_null(sl_kafka_store_new(&kc, &rc, err, sizeof(err)));
+    assert_non_null(strstr(err, "bookmarks.topic"));
+    kc.topic = "t";
+    kc.brokers = NULL;
+    assert_null(sl_kafka_store_new(&kc, &rc, err, sizeof(err)));
+    assert_non_null(strstr(err, "bookmarks.brokers"));
+}
+
 static int setup(void **state)
 {
     char errstr[256];
@@ -768,6 +964,8 @@ int main(void)
         cmocka_unit_test(test_bad_properties),
         cmocka_unit_test(test_fatal_error),
         cmocka_unit_test(test_exactly_once),
+        cmocka_unit_test(test_kafka_store),
+        cmocka_unit_test(test_kafka_store_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
