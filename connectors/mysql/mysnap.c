@@ -751,8 +751,8 @@ sl_err_t mysnap_tick(my_source_t *s, char *err, size_t errlen)
 {
     take_requests(s);
     /* while the stream is already where each chunk belongs (a quiet server), chunk after
-     * chunk; otherwise one, emitted when the stream gets there */
-    int64_t until = sl_now_ms() + 200;
+     * chunk; once the server moves on, the chunk waits for the stream to get there (and
+     * the loop ends), so the stream is never held back while there is something to read */
     while (!s->chunk_open && s->plan.n && !s->in_tx && !sl_pipe_stopping(s->pipe)) {
         long u = next_unit(s);
         if (u < 0)
@@ -771,8 +771,7 @@ sl_err_t mysnap_tick(my_source_t *s, char *err, size_t errlen)
             s->chunk_open = 0;
             return SL_OK;
         }
-        rc = mysnap_reached(s, 0, err, errlen);
-        if (rc || sl_now_ms() > until)
+        if ((rc = mysnap_reached(s, 0, err, errlen)))
             return rc;
     }
     return SL_OK;

@@ -458,16 +458,18 @@ static sl_err_t copy_rows(PGconn *conn, const snap_table_t *t, const char *sql,
         size_t len = (size_t)n;
         if (len && p[len - 1] == '\n')
             len--;
-        size_t f = 0, start = 0;
-        for (size_t i = 0; i <= len && f <= ncols; i++) {
-            if (i == len || p[i] == '\t') {
-                if (f < ncols) {
-                    fields[f] = p + start;
-                    lens[f] = i - start;
-                }
-                f++;
-                start = i + 1;
+        size_t f = 0;
+        for (char *q = p, *end = p + len; f <= ncols;) {
+            char *tab = memchr(q, '\t', (size_t)(end - q));
+            char *fe = tab ? tab : end;
+            if (f < ncols) {
+                fields[f] = q;
+                lens[f] = (size_t)(fe - q);
             }
+            f++;
+            if (!tab)
+                break;
+            q = tab + 1;
         }
         if (f != ncols) {
             rc = sl_err_set(err, errlen, SL_ERR_PROTOCOL,
@@ -483,7 +485,8 @@ static sl_err_t copy_rows(PGconn *conn, const snap_table_t *t, const char *sql,
                 lens[i] = SIZE_MAX;
                 continue;
             }
-            lens[i] = unescape(fp, lens[i]);
+            if (memchr(fp, '\\', lens[i]))
+                lens[i] = unescape(fp, lens[i]);
             rc = sl_pg_text_to_value(&priv->types[i], fp, lens[i], &c->arena, tmp, &row[i],
                                      err, errlen);
         }

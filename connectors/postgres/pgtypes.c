@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -165,8 +166,24 @@ static const pg_builtin_t builtins[] = {
 #define BOXOID 603
 #define MAXDIM 6 /* PostgreSQL's own limit on array dimensions */
 
+/* Built-in oids are small: a direct index (built once) instead of a search, which the
+ * converters make several times per value. */
+#define BUILTIN_OID_LIMIT 8192
+static uint16_t builtin_index[BUILTIN_OID_LIMIT]; /* entry + 1, 0 = none */
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+static void build_builtin_index(void)
+{
+    for (size_t i = 0; i < NBUILTINS; i++)
+        if (builtins[i].oid < BUILTIN_OID_LIMIT)
+            builtin_index[builtins[i].oid] = (uint16_t)(i + 1);
+}
+
 static const pg_builtin_t *find_builtin(uint32_t oid)
 {
+    pthread_once(&builtin_once, build_builtin_index);
+    if (oid < BUILTIN_OID_LIMIT)
+        return builtin_index[oid] ? &builtins[builtin_index[oid] - 1] : NULL;
     size_t lo = 0, hi = NBUILTINS;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
