@@ -644,6 +644,21 @@ static sl_err_t emit_chunk(my_source_t *s, uint64_t at, char *err, size_t errlen
     s->chunk_open = 0;
     if (!vals)
         abort();
+    if (rc == SL_ERR_SOURCE && strstr(err, "no such table")) {
+        /* dropped since: nothing left to copy */
+        sl_warn(s->cfg->name, "snapshot: %s no longer exists; it is skipped", u->table);
+        u->done = 1;
+        rc = SL_OK;
+        /* nothing emitted yet in this process: durable with the position resumed from */
+        /* nothing emitted in this process yet: durable with the position resumed from,
+         * stored with the next bookmark (a quiet server's next change) */
+        const sl_pos_t *durable = s->has_last ? &s->last : sl_pipe_resume(s->pipe);
+        if (durable)
+            checkpoint(s, durable);
+        if (!sl_snap_plan_remaining(&s->plan))
+            sl_snap_plan_free(&s->plan);
+        goto out;
+    }
     if (rc)
         goto out;
     if (chunk_sql(s, t, u, &sql)) {

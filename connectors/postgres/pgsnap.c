@@ -764,7 +764,22 @@ sl_err_t pgsnap_prepare(pg_source_t *s, int slot_created, char *err, size_t errl
             s->plan.phase = SL_SNAP_PHASE_INCREMENTAL;
             for (size_t i = 0; i < s->plan.n && !rc; i++) {
                 snap_table_t *t;
-                rc = describe(s, s->plan.units[i].table, &t, err, errlen);
+                sl_snap_unit_t *u = &s->plan.units[i];
+                if (u->done)
+                    continue;
+                rc = describe(s, u->table, &t, err, errlen);
+                if (rc == SL_ERR_SOURCE && strstr(err, "no such table")) {
+                    /* dropped since: nothing left to copy */
+                    sl_warn(s->cfg->name, "snapshot: %s no longer exists; it is skipped",
+                            u->table);
+                    u->done = 1;
+                    rc = SL_OK;
+                }
+            }
+            const sl_pos_t *at = sl_pipe_resume(s->pipe);
+            if (!rc && !sl_snap_plan_remaining(&s->plan) && at) {
+                sl_pipe_checkpoint(s->pipe, at, NULL, 0); /* every table left is gone */
+                sl_snap_plan_free(&s->plan);
             }
         }
     } else if (c->snapshot != SL_SNAP_NEVER && (slot_created || !sl_pipe_resume(s->pipe))) {
@@ -1301,8 +1316,17 @@ static sl_err_t emit_window(pg_source_t *s, char *err, size_t errlen)
     sl_snap_unit_t *u = &s->plan.units[s->wm_unit];
     snap_table_t *t = find_table(s, u->table);
     sl_err_t rc = SL_OK;
-    if (!t && (rc = describe(s, u->table, &t, err, errlen)))
-        return rc;
+    if (!t && (rc = describe(s, u->table, &t, err, errlen))) {
+        if (rc != SL_ERR_SOURCE || !strstr(err, "no such table"))
+            return rc;
+        sl_warn(s->cfg->name, "snapshot: %s no longer exists; it is skipped", u->table);
+        sl_snap_chunk_t none = {.unit = s->wm_unit, .unit_done = 1};
+        PQclear(PQexec(s->snap, "ROLLBACK"));
+        unit_advance(s, &none, 0, &s->last);
+        if (!sl_snap_plan_remaining(&s->plan))
+            sl_snap_plan_free(&s->plan);
+        return SL_OK;
+    }
     int64_t now = sl_now_ms();
     uint64_t lsn = s->commit_lsn;
     render_snap_extra(s, lsn);

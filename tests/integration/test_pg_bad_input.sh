@@ -83,6 +83,20 @@ grep -q "when_needed creates it again and takes a new snapshot" "$WORK/sluice.lo
     || fail "no new snapshot in the log"
 grep -rqs --include='*.jsonl' '"op":"r".*"v":"kept"\|"v":"kept".*"op":"r"' "$WORK/out" \
     || fail "the row is not in the new snapshot"
+note "a snapshot in the bookmark names a table that was dropped since: skipped"
+python3 - "$WORK/var/bookmarks/shop.json" public.gone <<'PY'
+import json, sys
+p, table = sys.argv[1], sys.argv[2]
+d = json.load(open(p))
+d["snapshot"] = {"phase": "incremental", "rows": 0, "estimate": 0,
+                 "tables": [{"table": table, "rows": 0, "done": False}]}
+open(p, "w").write(json.dumps(d))
+PY
+sluice_start "$WORK/renew.yaml"
+for i in $(seq 1 200); do grep -q '"snapshot":null' "$WORK/var/bookmarks/shop.json" && break; sleep 0.1; done
+sluice_stop || fail "sluice did not stop cleanly"
+grep -q "public.gone no longer exists; it is skipped" "$WORK/sluice.log" || fail "the dropped table was not skipped"
+grep -q '"snapshot":null' "$WORK/var/bookmarks/shop.json" || fail "the snapshot did not end"
 sql -c "SELECT pg_drop_replication_slot('sluice_shop')" >/dev/null
 
 note "wal_level=replica"
