@@ -2030,3 +2030,13 @@ int sl_config_table_wanted(const sl_source_config_t *c, const char *qualified)
         return 0;
     return !list_has(&c->exclude, qualified);
 }
+
+int sl_config_table_refused(const sl_source_config_t *c, const char *qualified, char *err,
+                            size_t errlen)
+{
+    if (sl_config_table_wanted(c, qualified))
+        return 0;
+    snprintf(err, errlen, "the connector does not stream it (tables.include / "
+                          "tables.exclude)");
+    return -1;
+}

@@ -112,6 +112,9 @@ int sl_config_connector_same(const sl_connector_config_t *a, const sl_connector_
 /* Does tables.include/exclude let `qualified` ("schema.table" / "db.table") through?
  * An empty include list means every table; "*" matches any; exclude wins. */
 int sl_config_table_wanted(const sl_source_config_t *c, const char *qualified);
+/* The same as a refusal: 0 when wanted, else -1 with the sentence in err. */
+int sl_config_table_refused(const sl_source_config_t *c, const char *qualified, char *err,
+                            size_t errlen);
 /* Markdown table of every key (name, type, default, required, description). */
 void sl_config_reference(sl_buf_t *out);
 

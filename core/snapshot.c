@@ -439,6 +439,23 @@ sl_err_t sl_snap_emit_row(sl_pipeline_t *p, const sl_table_t *t, const sl_value_
     return rc ? sl_err_set(err, errlen, rc, "stopping") : SL_OK;
 }
 
+void sl_snap_checkpoint(sl_pipeline_t *p, const sl_pos_t *pos, const sl_snap_plan_t *plan,
+                        sl_buf_t *scratch)
+{
+    sl_buf_reset(scratch);
+    if (sl_snap_plan_remaining(plan))
+        sl_snap_plan_to_json(plan, scratch);
+    sl_pipe_checkpoint(p, pos, scratch->len ? scratch->data : NULL, scratch->len);
+}
+
+void sl_snap_finish(sl_pipeline_t *p, sl_snap_plan_t *plan, sl_snap_progress_t *pr)
+{
+    sl_snap_progress_report(pr, p, plan, 1);
+    sl_info(sl_pipe_name(p), "snapshot: complete, %" PRIu64 " rows in %.1f s", plan->rows,
+            (double)(sl_now_ms() - plan->started_ms) / 1000.0);
+    sl_snap_plan_free(plan);
+}
+
 size_t sl_snap_take_requests(sl_pipeline_t *p, sl_snap_plan_t *plan, sl_snap_progress_t *pr,
                              sl_snap_accept_fn accept, void *ctx)
 {

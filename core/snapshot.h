@@ -144,4 +144,11 @@ typedef int (*sl_snap_accept_fn)(void *ctx, const char *table, uint64_t *estimat
 size_t sl_snap_take_requests(struct sl_pipeline *p, sl_snap_plan_t *plan,
                              sl_snap_progress_t *pr, sl_snap_accept_fn accept, void *ctx);
 
+/* Checkpoint plan at pos (sl_pipe_checkpoint): its JSON while units remain, null once
+ * none does. scratch is the caller's buffer for the text. */
+void sl_snap_checkpoint(struct sl_pipeline *p, const sl_pos_t *pos,
+                        const sl_snap_plan_t *plan, sl_buf_t *scratch);
+/* Every unit is done: the final progress line, the summary line, the plan emptied. */
+void sl_snap_finish(struct sl_pipeline *p, sl_snap_plan_t *plan, sl_snap_progress_t *pr);
+
 #endif

@@ -428,28 +428,14 @@ sl_err_t mysnap_prepare(my_source_t *s, int fresh, char *err, size_t errlen)
     return SL_OK;
 }
 
-/* The plan as it stands, for the bookmark (NULL length 0 when done). */
-static void checkpoint(my_source_t *s, const sl_pos_t *pos)
-{
-    sl_buf_reset(&s->snapdoc);
-    if (sl_snap_plan_remaining(&s->plan))
-        sl_snap_plan_to_json(&s->plan, &s->snapdoc);
-    sl_pipe_checkpoint(s->pipe, pos, s->snapdoc.len ? s->snapdoc.data : NULL,
-                       s->snapdoc.len);
-}
-
 /* Can table q be copied on demand? (sl_snap_take_requests) */
 static int accept_table(void *ctx, const char *q, uint64_t *estimate, char *err,
                         size_t errlen)
 {
     my_source_t *s = ctx;
     snap_table_t *t;
-    if (!sl_config_table_wanted(&s->cfg->source, q)) {
-        snprintf(err, errlen, "the connector does not stream it (tables.include / "
-                              "tables.exclude)");
-        return -1;
-    }
-    if (describe(s, q, &t, err, errlen))
+    if (sl_config_table_refused(&s->cfg->source, q, err, errlen) ||
+        describe(s, q, &t, err, errlen))
         return -1;
     *estimate = t->estimate;
     return 0;
@@ -460,7 +446,7 @@ static void take_requests(my_source_t *s)
 {
     if (sl_snap_take_requests(s->pipe, &s->plan, &s->progress, accept_table, s) &&
         s->has_last)
-        checkpoint(s, &s->last);
+        sl_snap_checkpoint(s->pipe, &s->last, &s->plan, &s->snapdoc);
 }
 
 /* ---- chunks ---- */
@@ -654,7 +640,7 @@ static sl_err_t emit_chunk(my_source_t *s, uint64_t at, char *err, size_t errlen
          * stored with the next bookmark (a quiet server's next change) */
         const sl_pos_t *durable = s->has_last ? &s->last : sl_pipe_resume(s->pipe);
         if (durable)
-            checkpoint(s, durable);
+            sl_snap_checkpoint(s->pipe, durable, &s->plan, &s->snapdoc);
         if (!sl_snap_plan_remaining(&s->plan))
             sl_snap_plan_free(&s->plan);
         goto out;
@@ -732,14 +718,10 @@ static sl_err_t emit_chunk(my_source_t *s, uint64_t at, char *err, size_t errlen
         u->done = 1;
     /* durable with its last row; without rows, with what was streamed before */
     if (s->has_last)
-        checkpoint(s, &s->last);
+        sl_snap_checkpoint(s->pipe, &s->last, &s->plan, &s->snapdoc);
     sl_snap_progress_report(&s->progress, s->pipe, &s->plan, 0);
-    if (!sl_snap_plan_remaining(&s->plan)) {
-        sl_snap_progress_report(&s->progress, s->pipe, &s->plan, 1);
-        sl_info(s->cfg->name, "snapshot: complete, %" PRIu64 " rows in %.1f s", s->plan.rows,
-                (double)(sl_now_ms() - s->plan.started_ms) / 1000.0);
-        sl_snap_plan_free(&s->plan);
-    }
+    if (!sl_snap_plan_remaining(&s->plan))
+        sl_snap_finish(s->pipe, &s->plan, &s->progress);
 out:
     mysql_free_result(r);
     char ignored[256];

@@ -1654,9 +1654,7 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
         progress(s, s->origin.major, s->origin.minor);
         if (s->plan.n) {
             /* the plan is stored with the first bookmark, so a crash continues it */
-            sl_buf_reset(&s->snapdoc);
-            sl_snap_plan_to_json(&s->plan, &s->snapdoc);
-            sl_pipe_checkpoint(s->pipe, &s->origin, s->snapdoc.data, s->snapdoc.len);
+            sl_snap_checkpoint(s->pipe, &s->origin, &s->plan, &s->snapdoc);
         }
         sl_pipe_flush(s->pipe);
     }

@@ -639,10 +639,7 @@ static void unit_advance(pg_source_t *s, const sl_snap_chunk_t *c, uint64_t emit
         u->done = 1;
         u->taken = 0;
     }
-    sl_buf_reset(&s->snapdoc);
-    if (sl_snap_plan_remaining(&s->plan))
-        sl_snap_plan_to_json(&s->plan, &s->snapdoc);
-    sl_pipe_checkpoint(s->pipe, pos, s->snapdoc.len ? s->snapdoc.data : NULL, s->snapdoc.len);
+    sl_snap_checkpoint(s->pipe, pos, &s->plan, &s->snapdoc);
     sl_snap_progress_report(&s->progress, s->pipe, &s->plan, 0);
     if (s->plan_mu)
         pthread_mutex_unlock(s->plan_mu);
@@ -974,9 +971,7 @@ sl_err_t pgsnap_run_initial(pg_source_t *s, char *err, size_t errlen)
     sl_pipe_progress(s->pipe, &p0);
     s->last = p0;
     s->has_last = 1;
-    sl_buf_reset(&s->snapdoc);
-    sl_snap_plan_to_json(&s->plan, &s->snapdoc);
-    sl_pipe_checkpoint(s->pipe, &p0, s->snapdoc.data, s->snapdoc.len);
+    sl_snap_checkpoint(s->pipe, &p0, &s->plan, &s->snapdoc);
     if ((rc = sl_pipe_flush(s->pipe)))
         goto out;
     /* every reader imports the exported snapshot before any reads, while the slot's
@@ -1089,10 +1084,7 @@ sl_err_t pgsnap_run_initial(pg_source_t *s, char *err, size_t errlen)
         sl_pipe_progress(s->pipe, &end);
         s->last = end;
         sl_pipe_checkpoint(s->pipe, &end, NULL, 0);
-        sl_snap_progress_report(&s->progress, s->pipe, &s->plan, 1);
-        sl_info(s->cfg->name, "snapshot: complete, %" PRIu64 " rows in %.1f s", s->plan.rows,
-                (double)(sl_now_ms() - s->plan.started_ms) / 1000.0);
-        sl_snap_plan_free(&s->plan);
+        sl_snap_finish(s->pipe, &s->plan, &s->progress);
         rc = sl_pipe_flush(s->pipe);
     }
 out:
@@ -1229,12 +1221,8 @@ static int accept_table(void *ctx, const char *q, uint64_t *estimate, char *err,
 {
     pg_source_t *s = ctx;
     snap_table_t *t;
-    if (!sl_config_table_wanted(&s->cfg->source, q)) {
-        snprintf(err, errlen, "the connector does not stream it (tables.include / "
-                              "tables.exclude)");
-        return -1;
-    }
-    if (describe(s, q, &t, err, errlen))
+    if (sl_config_table_refused(&s->cfg->source, q, err, errlen) ||
+        describe(s, q, &t, err, errlen))
         return -1;
     *estimate = estimate_rows(t);
     return 0;
@@ -1245,11 +1233,8 @@ static int accept_table(void *ctx, const char *q, uint64_t *estimate, char *err,
 static void take_requests(pg_source_t *s)
 {
     if (sl_snap_take_requests(s->pipe, &s->plan, &s->progress, accept_table, s) &&
-        s->has_last) {
-        sl_buf_reset(&s->snapdoc);
-        sl_snap_plan_to_json(&s->plan, &s->snapdoc);
-        sl_pipe_checkpoint(s->pipe, &s->last, s->snapdoc.data, s->snapdoc.len);
-    }
+        s->has_last)
+        sl_snap_checkpoint(s->pipe, &s->last, &s->plan, &s->snapdoc);
 }
 
 sl_err_t pgsnap_tick(pg_source_t *s, char *err, size_t errlen)
@@ -1376,12 +1361,8 @@ static sl_err_t emit_window(pg_source_t *s, char *err, size_t errlen)
     if (!rc) {
         /* durable with the last row; without rows, with what was streamed before */
         unit_advance(s, c, emitted, &s->last);
-        if (!sl_snap_plan_remaining(&s->plan)) {
-            sl_snap_progress_report(&s->progress, s->pipe, &s->plan, 1);
-            sl_info(s->cfg->name, "snapshot: complete, %" PRIu64 " rows in %.1f s",
-                    s->plan.rows, (double)(sl_now_ms() - s->plan.started_ms) / 1000.0);
-            sl_snap_plan_free(&s->plan);
-        }
+        if (!sl_snap_plan_remaining(&s->plan))
+            sl_snap_finish(s->pipe, &s->plan, &s->progress);
     }
     sl_snap_chunk_free(c);
     return rc;
