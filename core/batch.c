@@ -56,6 +56,7 @@ struct sl_queue {
     sl_batch_t *spare;
     size_t nspare;
     int closed;
+    int kicked; /* sl_queue_kick: the next pop returns without waiting */
 };
 
 sl_queue_t *sl_queue_new(size_t capacity)
@@ -159,13 +160,14 @@ sl_batch_t *sl_queue_pop(sl_queue_t *q, int timeout_ms)
         }
     }
     pthread_mutex_lock(&q->mu);
-    while (!q->head && !q->closed && timeout_ms != 0) {
+    while (!q->head && !q->closed && !q->kicked && timeout_ms != 0) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&q->not_empty, &q->mu);
         } else if (pthread_cond_timedwait(&q->not_empty, &q->mu, &deadline) == ETIMEDOUT) {
             break;
         }
     }
+    q->kicked = 0;
     sl_batch_t *b = q->head;
     if (b) {
         q->head = b->next;
@@ -177,6 +179,14 @@ sl_batch_t *sl_queue_pop(sl_queue_t *q, int timeout_ms)
     }
     pthread_mutex_unlock(&q->mu);
     return b;
+}
+
+void sl_queue_kick(sl_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->kicked = 1;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
 }
 
 void sl_queue_close(sl_queue_t *q)

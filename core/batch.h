@@ -58,6 +58,9 @@ sl_err_t sl_queue_push(sl_queue_t *q, sl_batch_t *b);
 /* Dequeue; waits up to timeout_ms (-1 forever). Caller owns the batch. NULL on timeout
  * or when closed and empty (sl_queue_closed tells which). */
 sl_batch_t *sl_queue_pop(sl_queue_t *q, int timeout_ms);
+/* Make the pop that is waiting (or the next one) return now, NULL if nothing is queued.
+ * Any thread. */
+void sl_queue_kick(sl_queue_t *q);
 /* After close, push fails and pop drains what is left then returns NULL. */
 void sl_queue_close(sl_queue_t *q);
 int sl_queue_closed(sl_queue_t *q);

@@ -27,6 +27,14 @@ static inline void sl_buf_reset(sl_buf_t *b)
 }
 /* Make room for n more bytes (plus the terminating NUL). */
 void sl_buf_reserve(sl_buf_t *b, size_t n);
+/* Keep the first len bytes (len <= b->len). */
+static inline void sl_buf_truncate(sl_buf_t *b, size_t len)
+{
+    if (b->data) {
+        b->len = len;
+        b->data[len] = 0;
+    }
+}
 /* Inline so that the common case (it fits) is a compare and a memcpy, and so that
  * sl_buf_puts of a string literal costs no strlen at run time. */
 static inline void sl_buf_append(sl_buf_t *b, const void *p, size_t n)

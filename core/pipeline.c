@@ -252,6 +252,13 @@ static void sink_ack(sl_sink_env_t *env, const sl_pos_t *durable)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* A sink's worker thread finished something: let the sink thread tick and commit now. */
+static void sink_wake(sl_sink_env_t *env)
+{
+    sl_pipeline_t *p = env->opaque;
+    sl_queue_kick(p->q);
+}
+
 sl_pipeline_t *sl_pipeline_create(const sl_connector_config_t *cfg, const char *data_dir,
                                   const sl_source_ops_t *src, const sl_sink_ops_t *sink,
                                   sl_err_t *rc, char *err, size_t errlen)
@@ -281,6 +288,7 @@ sl_pipeline_t *sl_pipeline_create_store(const sl_connector_config_t *cfg,
     p->env.connector = src->connector;
     p->env.name = cfg->name;
     p->sink_env.ack = sink_ack;
+    p->sink_env.wake = sink_wake;
     p->sink_env.opaque = p;
     p->sink_env.connector_name = cfg->name;
     p->own_metrics = p->metrics = sl_metrics_new();
@@ -443,9 +451,15 @@ static void *sink_main(void *arg)
     sl_pipeline_t *p = arg;
     char err[1024];
     int64_t last_tick = mono_ms();
-    int failed = 0;
+    int64_t due = INT64_MAX; /* wall ms the sink's tick is next due, from sink_ops->due */
+    int failed = 0, tick_failed = 0;
     for (;;) {
-        sl_batch_t *b = sl_queue_pop(p->q, 200);
+        int timeout = 200;
+        if (due != INT64_MAX) {
+            int64_t left = due - sl_now_ms();
+            timeout = left <= 0 ? 0 : left < timeout ? (int)left : timeout;
+        }
+        sl_batch_t *b = sl_queue_pop(p->q, timeout);
         if (b)
             sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
         if (b) {
@@ -461,7 +475,8 @@ static void *sink_main(void *arg)
             continue;
         }
         int64_t now = mono_ms();
-        if (!b || now - last_tick >= TICK_INTERVAL_MS) {
+        if (!b || now - last_tick >= TICK_INTERVAL_MS ||
+            (due != INT64_MAX && sl_now_ms() >= due)) {
             err[0] = 0;
             sl_err_t rc = p->sink_ops->tick(p->sink, sl_now_ms(), err, sizeof(err));
             if (rc && !sl_err_is_transient(rc)) {
@@ -472,7 +487,9 @@ static void *sink_main(void *arg)
             if (rc)
                 sl_metrics_error(p->metrics, SL_METRIC_ERR_SINK);
             last_tick = now;
+            tick_failed = rc != SL_OK; /* no retry at once: back to the plain timer */
         }
+        due = p->sink_ops->due && !tick_failed ? p->sink_ops->due(p->sink) : INT64_MAX;
         /* rate-limited while batches keep coming; at once when the queue ran dry, so a
          * quiet stream's bookmark is not up to COMMIT_INTERVAL_MS behind */
         if (commit(p, !b))
@@ -763,6 +780,8 @@ sl_err_t sl_pipeline_start(sl_pipeline_t *p, char *err, size_t errlen)
 void sl_pipeline_stop(sl_pipeline_t *p)
 {
     atomic_store(&p->stop, 1);
+    if (p->src_started && p->src_ops->interrupt)
+        p->src_ops->interrupt(p->src);
 }
 
 void sl_pipeline_set_metrics(sl_pipeline_t *p, sl_metrics_t *m)

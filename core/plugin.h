@@ -19,6 +19,9 @@ typedef struct sl_sink_env {
     /* The sink calls this (from its own thread) whenever more becomes durable:
      * every record at or before `durable` will never need to be written again. */
     void (*ack)(struct sl_sink_env *env, const sl_pos_t *durable);
+    /* Any thread (a sink's own worker): call tick soon, on the sink thread, instead of
+     * at the next batch or timer; for a sink whose durability advances off that thread. */
+    void (*wake)(struct sl_sink_env *env);
     void *opaque;               /* the core's */
     const char *connector_name; /* borrowed */
 } sl_sink_env_t;
@@ -31,8 +34,12 @@ typedef struct sl_sink_ops {
                        const sl_pos_t *resume, void **ctx, char *err, size_t errlen);
     /* Write a batch; the batch is borrowed until return. SL_ERR_RETRY = try again. */
     sl_err_t (*write)(void *ctx, const sl_batch_t *b, char *err, size_t errlen);
-    /* Called about once a second and when the queue is idle: age-based rotation. */
+    /* Called about once a second, when the queue is idle, after a wake, and at the time
+     * `due` names: age-based rotation, acks of work finished off the sink thread. */
     sl_err_t (*tick)(void *ctx, int64_t now_ms, char *err, size_t errlen);
+    /* Optional: the wall-clock ms at which tick next has work (the oldest open file's
+     * age limit), INT64_MAX for none. Asked on the sink thread after each call. */
+    int64_t (*due)(void *ctx);
     /* Make everything written durable and ack it (shutdown, drain). */
     sl_err_t (*flush)(void *ctx, char *err, size_t errlen);
     void (*destroy)(void *ctx); /* NULL-safe */
@@ -52,6 +59,10 @@ typedef struct sl_source_ops {
     sl_err_t (*check)(void *ctx, sl_buf_t *report, char *err, size_t errlen);
     /* Stream until sl_pipe_stopping(); returns SL_ERR_STOPPED on a requested stop. */
     sl_err_t (*run)(void *ctx, char *err, size_t errlen);
+    /* Optional. Called from another thread once sl_pipeline_stop() has set the stop flag,
+     * while run may be blocked in a read: cut that read short so run sees the stop now
+     * rather than at its next heartbeat. Must be safe against run on its own thread. */
+    void (*interrupt)(void *ctx);
     void (*destroy)(void *ctx);
     /* Bookmark document members for pos (no braces), e.g. "\"lsn\":\"0/1\",...".
      * ctx is the running source or NULL (offsets set); called from the sink thread, so a

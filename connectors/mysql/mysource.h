@@ -62,6 +62,9 @@ typedef struct my_source {
     sl_binlog_decoder_t *dec;
     sl_arena_t arena;
     sl_buf_t extra, txid, gtid;
+    sl_buf_t rowsrc;       /* a streamed row's source members (emit) */
+    size_t rowsrc_prefix;  /* ... the transaction's part, up to "row": */
+    uint64_t rowsrc_tx;    /* ... built for this tx_counter */
     my_tab_t *tabs;
     size_t ntabs, captabs;
     my_names_t *names;
@@ -102,6 +105,7 @@ typedef struct my_source {
 
     /* shared with the sink thread (bookmark_render) */
     pthread_mutex_t mu;
+    int repl_fd; /* the replication socket while connected, else -1 (my_interrupt) */
     char base[BASE_LEN];
     my_gtid_ent_t *ring;
     size_t ring_next, ring_n;

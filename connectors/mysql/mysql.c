@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,6 +393,9 @@ static void my_disconnect(my_source_t *s)
     if (s->rpl)
         mariadb_rpl_close(s->rpl);
     s->rpl = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->repl_fd = -1;
+    pthread_mutex_unlock(&s->mu);
     mysql_close(s->repl);
     mysql_close(s->sql);
     mysql_close(s->snap);
@@ -868,22 +872,29 @@ static sl_err_t emit(my_source_t *s, my_tab_t *tb, char op, const sl_value_t *be
         tb->count = 0;
     }
     tb->count++;
-    /* per row: no printf, this is the hot path */
-    sl_buf_reset(&s->extra);
-    sl_buf_puts(&s->extra, "\"server_id\":");
-    sl_buf_put_u64(&s->extra, s->server_id);
-    sl_buf_puts(&s->extra, ",\"gtid\":");
-    if (s->have_gtid)
-        sl_buf_put_json_str(&s->extra, s->gtid.data, s->gtid.len);
-    else
-        sl_buf_puts(&s->extra, "null");
-    sl_buf_puts(&s->extra, ",\"file\":");
-    sl_buf_put_json_str(&s->extra, s->file, strlen(s->file));
-    sl_buf_puts(&s->extra, ",\"pos\":");
-    sl_buf_put_u64(&s->extra, s->tx_start);
-    sl_buf_puts(&s->extra, ",\"row\":");
-    sl_buf_put_u64(&s->extra, s->index);
-    sl_buf_puts(&s->extra, ",\"thread\":null,\"query\":null");
+    /* per row: no printf, this is the hot path; the members up to "row" are the
+     * transaction's (its GTID, file and start), built at its first row */
+    sl_buf_t *x = &s->rowsrc;
+    if (s->rowsrc_tx != s->tx_counter || !x->data) {
+        sl_buf_reset(x);
+        sl_buf_puts(x, "\"server_id\":");
+        sl_buf_put_u64(x, s->server_id);
+        sl_buf_puts(x, ",\"gtid\":");
+        if (s->have_gtid)
+            sl_buf_put_json_str(x, s->gtid.data, s->gtid.len);
+        else
+            sl_buf_puts(x, "null");
+        sl_buf_puts(x, ",\"file\":");
+        sl_buf_put_json_str(x, s->file, strlen(s->file));
+        sl_buf_puts(x, ",\"pos\":");
+        sl_buf_put_u64(x, s->tx_start);
+        sl_buf_puts(x, ",\"row\":");
+        s->rowsrc_prefix = x->len;
+        s->rowsrc_tx = s->tx_counter;
+    }
+    sl_buf_truncate(x, s->rowsrc_prefix);
+    sl_buf_put_u64(x, s->index);
+    sl_buf_puts(x, ",\"thread\":null,\"query\":null");
     sl_change_t c = {
         .op = op,
         .table = tb->table,
@@ -891,8 +902,8 @@ static sl_err_t emit(my_source_t *s, my_tab_t *tb, char op, const sl_value_t *be
         .after = after,
         .commit_ts_ms = s->commit_ts_ms,
         .snapshot = "false",
-        .source_extra = s->extra.data,
-        .source_extra_len = s->extra.len,
+        .source_extra = x->data,
+        .source_extra_len = x->len,
         .tx_id = s->txid.data,
         .total_order = s->index,
         .data_collection_order = tb->count,
@@ -1300,6 +1311,8 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
         if (!e) {
             /* on failure the client has already freed the event it was given */
             s->rev = NULL;
+            if (sl_pipe_stopping(s->pipe))
+                return SL_ERR_STOPPED; /* my_interrupt shut the socket down */
             unsigned no = mysql_errno(s->repl);
             if (no == ER_MASTER_FATAL_READING_BINLOG && s->by_gtid)
                 return sl_err_set(err, errlen, SL_ERR_SOURCE,
@@ -1643,6 +1656,9 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
     s->repl = mys_connect(s, err, errlen, &rc);
     if (!s->repl)
         goto out;
+    pthread_mutex_lock(&s->mu);
+    s->repl_fd = (int)mysql_get_socket(s->repl);
+    pthread_mutex_unlock(&s->mu);
     if ((rc = open_stream(s, file, off, by_gtid ? gtid : NULL, &v, err, errlen)))
         goto out;
     s->by_gtid = by_gtid;
@@ -1659,6 +1675,15 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
         sl_pipe_flush(s->pipe);
     }
     rc = stream(s, err, errlen);
+    if (rc == SL_ERR_STOPPED && s->sql) {
+        /* The server notices the closed replication socket only when it next writes to
+         * it (a heartbeat later); until then the same server_id coming back, as after a
+         * quick restart, is refused (error 4052). End its dump thread now; a user may
+         * always kill its own connections. */
+        char q[64], ignored[128];
+        snprintf(q, sizeof(q), "KILL CONNECTION %lu", mysql_thread_id(s->repl));
+        mys_exec(s->sql, q, ignored, sizeof(ignored));
+    }
     if (rc == SL_ERR_STOPPED)
         sl_pipe_drain(s->pipe);
     if (rc == SL_OK) { /* snapshot: only, done */
@@ -1682,6 +1707,7 @@ static void my_destroy(void *ctx)
     sl_binlog_decoder_free(s->dec);
     sl_arena_free(&s->arena);
     sl_buf_free(&s->extra);
+    sl_buf_free(&s->rowsrc);
     sl_buf_free(&s->txid);
     sl_buf_free(&s->gtid);
     forget_tables(s);
@@ -1690,6 +1716,17 @@ static void my_destroy(void *ctx)
     free(s->ring);
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+/* Stop: shut the replication socket down, so a read that is waiting for the next event
+ * (up to a heartbeat on a quiet server) returns at once; run then sees the stop flag. */
+static void my_interrupt(void *ctx)
+{
+    my_source_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (s->repl_fd >= 0)
+        shutdown(s->repl_fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static sl_err_t my_create(const sl_connector_config_t *cfg, sl_source_env_t *env,
@@ -1701,6 +1738,7 @@ static sl_err_t my_create(const sl_connector_config_t *cfg, sl_source_env_t *env
     s->cfg = cfg;
     s->pipe = env;
     pthread_mutex_init(&s->mu, NULL);
+    s->repl_fd = -1;
     s->dec = sl_binlog_decoder_new();
     s->ring = calloc(RING_SIZE, sizeof(*s->ring));
     if (!s->ring) {
@@ -1930,6 +1968,7 @@ const sl_source_ops_t sl_source_mysql = {
     .create = my_create,
     .check = my_check,
     .run = my_run,
+    .interrupt = my_interrupt,
     .destroy = my_destroy,
     .bookmark_render = my_bookmark_render,
     .bookmark_parse = my_bookmark_parse,

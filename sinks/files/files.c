@@ -8,9 +8,15 @@
  *    "<first key>_<last key>.jsonl[.gz|.zst]" and the directory is fsync'd. The keys
  *    are sl_pos_key() of the first and last record's positions, so names sort in
  *    stream order.
- *  - The durable point acked to the core is never inside an open file: with files open it
- *    is the position seen just before the first record of the oldest open file; with none
- *    open it is the last position seen (a record, or the batch end).
+ *  - Completing a file (fsync, rename, fsync of the directory) happens on the sink's
+ *    closer thread, so the sink thread goes on writing the next file meanwhile; at most
+ *    CLOSING_MAX files wait for it, then the sink thread waits (the disk sets the pace).
+ *    The closer completes files in the order they were handed over.
+ *  - The durable point acked to the core is never inside an open or completing file: with
+ *    such files it is the position seen just before the first record of the oldest of
+ *    them; with none it is the last position seen (a record, or the batch end). Files the
+ *    closer completed are acked from the sink thread, which the closer wakes
+ *    (sl_sink_env_t.wake).
  *  - After a crash the source replays from the stored bookmark, which may lie before (or
  *    inside the range of) files another topic's open file kept unacknowledged. Before a
  *    record opens a new file, the directory's complete files (listed once per directory
@@ -30,8 +36,10 @@
  * <path>/_schemas/<enc(schema or db)>.<enc(table)>/v<version>.json is written atomically,
  * unless it exists.
  *
- * Memory: per open file one 64 KiB buffer plus its compressor (gzip ~270 KB, zstd level
- * 3 up to ~3.6 MB); at most SL_FILES_MAX_OPEN files; a small entry per topic and table
+ * Memory: per open compressed file one 64 KiB buffer plus its compressor (gzip ~270 KB,
+ * zstd level 3 up to ~3.6 MB); a plain file writes its lines straight from the batch
+ * with writev (4 KiB of iovecs, emptied before each write call returns); at most
+ * SL_FILES_MAX_OPEN files; a small entry per topic and table
  * version; directory listings for at most DIR_CACHE_MAX directories.
  *
  * Names: every component (topic prefix, schema or database, table) is percent-encoded on
@@ -40,16 +48,19 @@
  * unescaped, so the join is injective ("a.b"+"c" and "a"+"b.c" differ) and no name can be
  * "..", contain '/', or leave <path>; plain names ("shop.public.orders") stay readable.
  *
- * Threading: every callback runs on the sink thread; nothing here is shared. */
+ * Threading: every callback runs on the sink thread. The closer thread shares only the
+ * list of files handed to it, the list it completed and its failure (files_sink.cmu). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -59,9 +70,11 @@
 #include "core/log.h"
 #include "sinks/files/files.h"
 
-#define OUTBUF_SIZE (64 * 1024) /* per open file: raw bytes or compressor output */
+#define OUTBUF_SIZE (64 * 1024) /* per open file: compressor output */
+#define IOV_N 256 /* plain files: lines gathered for one writev, straight from the batch */
 #define WRITEBACK_BYTES (4u << 20) /* start writeback after this many bytes of a file */
 #define DIR_CACHE_MAX 1024      /* directory listings kept (LRU beyond that) */
+#define CLOSING_MAX 4           /* files handed to the closer thread and not yet complete */
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS INT64_C(86400000)
 /* 0000-01-01 .. 9999-12-31: keeps partition arithmetic and gmtime in range */
@@ -102,9 +115,13 @@ typedef struct ffile {
     z_stream z;
     int z_init;
     ZSTD_CStream *zs;
-    unsigned char *out; /* OUTBUF_SIZE bytes waiting for write(2) */
+    unsigned char *out; /* compressed: OUTBUF_SIZE bytes waiting for write(2) */
     size_t outlen;
+    struct iovec *iov; /* plain: IOV_N pieces of the batch being written, for writev(2) */
+    int niov;
     uint64_t written, hinted; /* bytes written, and handed to writeback (sync_file_range) */
+    sl_buf_t final;           /* the complete name, once handed to the closer */
+    struct ffile *cnext;      /* closer lists */
 } ffile_t;
 
 struct topic {
@@ -164,6 +181,17 @@ typedef struct files_sink {
 
     sl_err_t broken; /* after an I/O failure nothing more is written or acked */
     char broken_msg[512];
+
+    /* the closer thread: completes handed-over files in order (see the top of the file) */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv; /* work for the closer; room, or an empty list, for the sink */
+    pthread_t closer;
+    int closer_started, closer_stop;
+    ffile_t *chead, *ctail; /* handed over, oldest first; the head may be in progress */
+    size_t nclosing;
+    ffile_t *cdone;         /* complete (or dropped after a failure), not yet freed */
+    sl_err_t cerr;          /* the closer's first failure */
+    char cerr_msg[512];
 } files_sink_t;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -659,26 +687,75 @@ static void ffile_free(ffile_t *f)
         deflateEnd(&f->z);
     ZSTD_freeCStream(f->zs);
     free(f->out);
+    free(f->iov);
     sl_buf_free(&f->dir);
     sl_buf_free(&f->tmp);
+    sl_buf_free(&f->final);
     free(f);
 }
 
-/* Write to the file and, every WRITEBACK_BYTES, start the kernel's writeback of what was
- * written (without waiting for it), so the fsync that completes the file has little left
- * to do: it would otherwise stall the sink thread, and the source behind the full queue. */
-static int ffile_write(ffile_t *f, const void *p, size_t n)
+/* Every WRITEBACK_BYTES, start the kernel's writeback of what was written (without
+ * waiting for it), so the fsync that completes the file has little left to do and the
+ * disk is busy all along rather than in a burst at the end. */
+static void ffile_hint(ffile_t *f)
 {
-    if (write_all(f->fd, p, n) < 0)
-        return -1;
-    f->written += n;
 #ifdef SYNC_FILE_RANGE_WRITE
     if (f->written - f->hinted >= WRITEBACK_BYTES) {
         sync_file_range(f->fd, (off_t)f->hinted, (off_t)(f->written - f->hinted),
                         SYNC_FILE_RANGE_WRITE);
         f->hinted = f->written;
     }
+#else
+    (void)f;
 #endif
+}
+
+static int ffile_write(ffile_t *f, const void *p, size_t n)
+{
+    if (write_all(f->fd, p, n) < 0)
+        return -1;
+    f->written += n;
+    ffile_hint(f);
+    return 0;
+}
+
+/* Plain files: write the gathered lines (pointers into the batch, so this runs before
+ * files_write returns). */
+static int ffile_writev(ffile_t *f)
+{
+    struct iovec *v = f->iov;
+    int n = f->niov;
+    f->niov = 0;
+    while (n > 0) {
+        ssize_t w = writev(f->fd, v, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        f->written += (uint64_t)w;
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+    ffile_hint(f);
+    return 0;
+}
+
+/* One line of a plain file, written from where it lies (the batch) at the next writev. */
+static int ffile_line(ffile_t *f, const char *p, size_t n)
+{
+    static const char nl = '\n';
+    if (f->niov + 2 > IOV_N && ffile_writev(f) < 0)
+        return -1;
+    f->iov[f->niov++] = (struct iovec){(void *)(uintptr_t)p, n};
+    f->iov[f->niov++] = (struct iovec){(void *)(uintptr_t)&nl, 1};
     return 0;
 }
 
@@ -749,46 +826,156 @@ static void open_remove(files_sink_t *s, ffile_t *f)
     f->topic->open = NULL;
 }
 
-/* Finish, fsync, rename to the final name and fsync the directory. On failure the sink is
- * broken and the file stays open (and temporary) until destroy. */
-static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t errlen)
+/* The closer thread's part of completing a file: fsync, close, rename to the final name,
+ * fsync the directory. msg gets the failure. */
+static sl_err_t ffile_finish_io(ffile_t *f, char *msg, size_t msglen)
 {
-    if (ffile_put(f, NULL, 0, 1) < 0 || ffile_drain(f) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
-                    strerror(errno));
     if (fsync(f->fd) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot fsync %s: %s", f->tmp.data,
-                    strerror(errno));
+        return sl_err_set(msg, msglen, SL_ERR_IO, "cannot fsync %s: %s", f->tmp.data,
+                          strerror(errno));
     int rc = close(f->fd);
     f->fd = -1;
     if (rc < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot close %s: %s", f->tmp.data,
+        return sl_err_set(msg, msglen, SL_ERR_IO, "cannot close %s: %s", f->tmp.data,
+                          strerror(errno));
+    if (rename_noreplace(f->tmp.data, f->final.data) < 0) {
+        if (errno == EEXIST)
+            return sl_err_set(
+                msg, msglen, SL_ERR_SINK,
+                "cannot complete %s: the file already exists, so record positions "
+                "did not increase (a source bug); nothing was overwritten",
+                f->final.data);
+        return sl_err_set(msg, msglen, SL_ERR_IO, "cannot rename %s to %s: %s",
+                          f->tmp.data, f->final.data, strerror(errno));
+    }
+    if (fsync_dir(f->dir.data) < 0)
+        return sl_err_set(msg, msglen, SL_ERR_IO, "cannot fsync the directory %s: %s",
+                          f->dir.data, strerror(errno));
+    return SL_OK;
+}
+
+static void *closer_main(void *arg)
+{
+    files_sink_t *s = arg;
+    char msg[sizeof(s->cerr_msg)];
+    pthread_mutex_lock(&s->cmu);
+    for (;;) {
+        while (!s->chead && !s->closer_stop)
+            pthread_cond_wait(&s->ccv, &s->cmu);
+        ffile_t *f = s->chead;
+        if (!f)
+            break; /* stopping, and nothing is left */
+        sl_err_t rc = s->cerr; /* after a failure the rest stay temporary, as in a crash */
+        pthread_mutex_unlock(&s->cmu);
+        if (!rc) {
+            rc = ffile_finish_io(f, msg, sizeof(msg));
+            if (!rc)
+                sl_debug(s->conn, "completed %s (%" PRId64 " records, %" PRId64 " bytes)",
+                         f->final.data, f->records, f->bytes);
+        }
+        pthread_mutex_lock(&s->cmu);
+        if (rc && !s->cerr) {
+            s->cerr = rc;
+            memcpy(s->cerr_msg, msg, sizeof(msg));
+        }
+        s->chead = f->cnext;
+        if (!s->chead)
+            s->ctail = NULL;
+        s->nclosing--;
+        f->cnext = s->cdone;
+        s->cdone = f;
+        pthread_cond_broadcast(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+        if (s->env->wake)
+            s->env->wake(s->env); /* the sink thread acks it */
+        pthread_mutex_lock(&s->cmu);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return NULL;
+}
+
+/* Free what the closer finished and take on its failure. Sink thread. */
+static sl_err_t closer_reap(files_sink_t *s, char *err, size_t errlen)
+{
+    if (!s->closer_started)
+        return SL_OK;
+    pthread_mutex_lock(&s->cmu);
+    ffile_t *done = s->cdone;
+    s->cdone = NULL;
+    sl_err_t rc = s->cerr;
+    char msg[sizeof(s->cerr_msg)];
+    if (rc)
+        memcpy(msg, s->cerr_msg, sizeof(msg));
+    pthread_mutex_unlock(&s->cmu);
+    while (done) {
+        ffile_t *next = done->cnext;
+        ffile_free(done);
+        done = next;
+    }
+    if (rc)
+        return fail(s, rc, err, errlen, "%s", msg);
+    return SL_OK;
+}
+
+/* Wait until the closer has no file left, then reap. Sink thread. */
+static sl_err_t closer_drain(files_sink_t *s, char *err, size_t errlen)
+{
+    if (!s->closer_started)
+        return SL_OK;
+    pthread_mutex_lock(&s->cmu);
+    while (s->nclosing)
+        pthread_cond_wait(&s->ccv, &s->cmu);
+    pthread_mutex_unlock(&s->cmu);
+    return closer_reap(s, err, errlen);
+}
+
+/* Finish the file's compressor and write what is left, then hand it to the closer thread
+ * (fsync, rename to the final name, fsync the directory), waiting while CLOSING_MAX files
+ * are ahead of it. From here on it is not open: its records stay unacknowledged until
+ * the closer has completed it. On failure the sink is broken and the file stays open
+ * (and temporary) until destroy. */
+static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t errlen)
+{
+    if ((f->niov && ffile_writev(f) < 0) || ffile_put(f, NULL, 0, 1) < 0 ||
+        ffile_drain(f) < 0)
+        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
                     strerror(errno));
+    if (!s->closer_started) {
+        if (pthread_create(&s->closer, NULL, closer_main, s) != 0)
+            return fail(s, SL_ERR_NOMEM, err, errlen,
+                        "cannot start the files sink's closer thread");
+        s->closer_started = 1;
+    }
     char k1[SL_POS_KEY_LEN + 1], k2[SL_POS_KEY_LEN + 1];
     sl_pos_key(&f->first, k1);
     sl_pos_key(&f->last, k2);
-    sl_buf_t *p = &s->path;
-    sl_buf_reset(p);
-    sl_buf_append(p, f->dir.data, f->dir.len);
-    sl_buf_printf(p, "/%s_%s.jsonl%s", k1, k2, comp_ext(s->comp));
-    if (rename_noreplace(f->tmp.data, p->data) < 0) {
-        if (errno == EEXIST)
-            return fail(
-                s, SL_ERR_SINK, err, errlen,
-                "cannot complete %s: the file already exists, so record positions "
-                "did not increase (a source bug); nothing was overwritten",
-                p->data);
-        return fail(s, SL_ERR_IO, err, errlen, "cannot rename %s to %s: %s", f->tmp.data,
-                    p->data, strerror(errno));
-    }
-    if (fsync_dir(f->dir.data) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot fsync the directory %s: %s",
-                    f->dir.data, strerror(errno));
-    sl_debug(s->conn, "completed %s (%" PRId64 " records, %" PRId64 " bytes)", p->data,
-             f->records, f->bytes);
+    sl_buf_reset(&f->final);
+    sl_buf_append(&f->final, f->dir.data, f->dir.len);
+    sl_buf_printf(&f->final, "/%s_%s.jsonl%s", k1, k2, comp_ext(s->comp));
+    /* the compressor and the buffer are done with: a waiting file holds only its fd */
+    if (f->z_init)
+        deflateEnd(&f->z);
+    f->z_init = 0;
+    ZSTD_freeCStream(f->zs);
+    f->zs = NULL;
+    free(f->out);
+    f->out = NULL;
+    free(f->iov);
+    f->iov = NULL;
+    pthread_mutex_lock(&s->cmu);
+    while (s->nclosing >= CLOSING_MAX && !s->cerr)
+        pthread_cond_wait(&s->ccv, &s->cmu);
     open_remove(s, f);
-    ffile_free(f);
-    return SL_OK;
+    f->cnext = NULL;
+    if (s->ctail)
+        s->ctail->cnext = f;
+    else
+        s->chead = f;
+    s->ctail = f;
+    s->nclosing++;
+    pthread_cond_broadcast(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+    return closer_reap(s, err, errlen);
 }
 
 static ffile_t *oldest_open(files_sink_t *s)
@@ -824,8 +1011,11 @@ static sl_err_t ffile_open(files_sink_t *s, topic_t *t, const char *dir, int64_t
     char k[SL_POS_KEY_LEN + 1];
     sl_pos_key(first, k);
     sl_buf_printf(&f->tmp, "%s/.%s.jsonl%s.tmp", dir, k, comp_ext(s->comp));
-    f->out = malloc(OUTBUF_SIZE);
-    if (!f->out)
+    if (s->comp == SL_COMP_NONE)
+        f->iov = malloc(IOV_N * sizeof(*f->iov));
+    else
+        f->out = malloc(OUTBUF_SIZE);
+    if (!f->iov && !f->out)
         abort();
     if (s->comp == SL_COMP_GZIP) {
         /* windowBits 15 + 16: a gzip wrapper, which zcat and data lake tools read */
@@ -871,11 +1061,20 @@ static void advance_seen(files_sink_t *s, const sl_pos_t *p)
 /* Ack the durable point if it moved forward (see the top of the file). */
 static void ack_durable(files_sink_t *s)
 {
-    if (s->broken)
+    char err[8];
+    if (closer_reap(s, err, sizeof(err)) || s->broken)
         return;
+    /* the oldest file not yet complete, open or with the closer */
+    const ffile_t *o = s->nopen ? oldest_open(s) : NULL;
+    if (s->closer_started) {
+        pthread_mutex_lock(&s->cmu);
+        for (const ffile_t *c = s->chead; c; c = c->cnext)
+            if (!o || c->seq < o->seq)
+                o = c;
+        pthread_mutex_unlock(&s->cmu);
+    }
     const sl_pos_t *d = NULL;
-    if (s->nopen) {
-        ffile_t *o = oldest_open(s);
+    if (o) {
         if (o->prev_valid)
             d = &o->prev;
     } else if (s->has_seen) {
@@ -1014,8 +1213,9 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
             return rc;
         f = t->open;
     }
-    if (ffile_put(f, sl_record_value(b, r), r->val_len, 0) < 0 ||
-        ffile_put(f, "\n", 1, 0) < 0)
+    if (f->iov ? ffile_line(f, sl_record_value(b, r), r->val_len) < 0
+               : ffile_put(f, sl_record_value(b, r), r->val_len, 0) < 0 ||
+                     ffile_put(f, "\n", 1, 0) < 0)
         return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
                     strerror(errno));
     f->bytes += (int64_t)r->val_len + 1;
@@ -1040,6 +1240,8 @@ static sl_err_t files_create(const struct sl_sink_config *cfg, sl_sink_env_t *en
         return sl_err_set(err, errlen, SL_ERR_CONFIG,
                           "the files sink needs sink.path (the output directory)");
     files_sink_t *s = xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
     s->env = env;
     s->conn = env->connector_name;
     size_t n = strlen(cfg->path);
@@ -1083,13 +1285,23 @@ static sl_err_t files_create(const struct sl_sink_config *cfg, sl_sink_env_t *en
 static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t errlen)
 {
     files_sink_t *s = ctx;
-    if (s->broken)
+    if (closer_reap(s, err, errlen) || s->broken)
         return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
     int64_t now = now_ms();
     for (size_t i = 0; i < b->n; i++) {
         sl_err_t rc = put_record(s, b, &b->recs[i], now, err, errlen);
-        if (rc)
+        if (rc) {
+            for (size_t j = 0; j < s->nopen; j++)
+                s->open[j]->niov = 0; /* they point into b; the sink is broken anyway */
             return rc;
+        }
+    }
+    /* the lines gathered point into b, which is only lent to this call */
+    for (size_t j = 0; j < s->nopen; j++) {
+        ffile_t *f = s->open[j];
+        if (f->niov && ffile_writev(f) < 0)
+            return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+                        strerror(errno));
     }
     if (b->has_end)
         advance_seen(s, &b->end);
@@ -1103,7 +1315,7 @@ static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t er
 static sl_err_t files_tick(void *ctx, int64_t now, char *err, size_t errlen)
 {
     files_sink_t *s = ctx;
-    if (s->broken)
+    if (closer_reap(s, err, errlen) || s->broken)
         return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
     sl_err_t rc = age_rotate(s, now, err, errlen);
     if (rc)
@@ -1115,15 +1327,39 @@ static sl_err_t files_tick(void *ctx, int64_t now, char *err, size_t errlen)
 static sl_err_t files_flush(void *ctx, char *err, size_t errlen)
 {
     files_sink_t *s = ctx;
-    if (s->broken)
+    if (closer_reap(s, err, errlen) || s->broken)
         return sl_err_set(err, errlen, s->broken, "%s", s->broken_msg);
     while (s->nopen) {
         sl_err_t rc = ffile_complete(s, oldest_open(s), err, errlen);
         if (rc)
             return rc;
     }
+    sl_err_t rc = closer_drain(s, err, errlen);
+    if (rc)
+        return rc;
     ack_durable(s);
     return SL_OK;
+}
+
+void sl_files_sink_settle(void *ctx)
+{
+    files_sink_t *s = ctx;
+    char err[8];
+    if (closer_drain(s, err, sizeof(err)) == SL_OK)
+        ack_durable(s);
+}
+
+/* The next age limit of an open file: tick is due then. */
+static int64_t files_due(void *ctx)
+{
+    files_sink_t *s = ctx;
+    int64_t due = INT64_MAX;
+    if (s->max_ms <= 0 || s->broken)
+        return due;
+    for (size_t i = 0; i < s->nopen; i++)
+        if (s->open[i]->opened_ms + s->max_ms < due)
+            due = s->open[i]->opened_ms + s->max_ms;
+    return due;
 }
 
 /* Drops open files as they are: their temp files stay on disk, exactly like after a
@@ -1133,6 +1369,20 @@ static void files_destroy(void *ctx)
     files_sink_t *s = ctx;
     if (!s)
         return;
+    if (s->closer_started) {
+        /* it completes what it was handed (or drops it after a failure), then exits */
+        pthread_mutex_lock(&s->cmu);
+        s->closer_stop = 1;
+        pthread_cond_broadcast(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+        pthread_join(s->closer, NULL);
+        for (ffile_t *f = s->cdone, *next; f; f = next) {
+            next = f->cnext;
+            ffile_free(f);
+        }
+    }
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->ccv);
     for (size_t i = 0; i < s->nopen; i++)
         ffile_free(s->open[i]);
     for (size_t i = 0; i < s->topic_buckets; i++) {
@@ -1169,6 +1419,7 @@ const sl_sink_ops_t sl_sink_files = {
     .create = files_create,
     .write = files_write,
     .tick = files_tick,
+    .due = files_due,
     .flush = files_flush,
     .destroy = files_destroy,
 };

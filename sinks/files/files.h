@@ -10,4 +10,9 @@
 
 extern const sl_sink_ops_t sl_sink_files;
 
+/* Wait until the closer thread has completed every file handed to it, and ack what that
+ * made durable. For tests, which look at the directory right after a write; the pipeline
+ * needs no such call, as the closer wakes it (sl_sink_env_t.wake). */
+void sl_files_sink_settle(void *ctx);
+
 #endif

@@ -74,34 +74,53 @@ end_of_load() {
 
 TIME=(/usr/bin/time -f "%e %U %S %M")
 
-# run_sluice NAME -> $WORK/sluice-NAME/time holds "elapsed user sys maxrss_kb"; reads
-# FILE from START until its stored bookmark reaches END
+# Files close at 64 MiB or after max_seconds, whichever comes first: the bookmark passes
+# the end only once the last file is complete, so max_seconds is how long the last rows
+# wait to be durable. AGE=500ms measures with a longer wait.
+AGE=${AGE:-100ms}
+SERVER_ID=5400
+
+# run_sluice NAME [stdout [OUT]] -> $WORK/sluice-NAME/time holds "elapsed user sys
+# maxrss_kb"; reads FILE from START until its stored bookmark reaches END. With stdout, the
+# envelopes go to standard output, into OUT (default /dev/null, as mariadb-binlog's do).
 run_sluice() {
-    local dir=$WORK/sluice-$1
+    local dir=$WORK/sluice-$1 kind=${2:-files} out=${3:-/dev/null} sink
     mkdir -p "$dir"
+    # a server_id per run: the server drops the previous run's dump thread only when it
+    # next writes to it (a heartbeat later), and a replica that comes back with the same
+    # id before then is refused (error 4052)
+    SERVER_ID=$((SERVER_ID + 1))
+    sink="{type: files, path: $dir/out, rotate: {max_bytes: 64MiB, max_seconds: $AGE}}"
+    [ "$kind" = stdout ] && sink="{type: stdout}"
     cat >"$dir/bench.yaml" <<YAML
 worker: {data_dir: $dir/var, log_level: warn, http: 0}
 connectors:
   - name: bench
     source: {type: mysql, host: 127.0.0.1, port: $MYPORT, user: bench, password: benchpw,
-             server_id: 5401, snapshot: never, heartbeat: 0}
-    sink: {type: files, path: $dir/out, rotate: {max_records: 200000, max_seconds: 500ms}}
+             server_id: $SERVER_ID, snapshot: never, heartbeat: 0}
+    sink: $sink
 YAML
     "$SLUICE_BIN" offsets set -c "$dir/bench.yaml" --connector bench \
         --position "{\"file\":\"$FILE\",\"pos\":$START}" >/dev/null
-    "${TIME[@]}" -o "$dir/time" "$SLUICE_BIN" run -c "$dir/bench.yaml" 2>"$dir/log" &
-    local pid=$! bm f p
-    while sleep 0.05; do
+    "${TIME[@]}" -o "$dir/time" "$SLUICE_BIN" run -c "$dir/bench.yaml" >"$out" 2>"$dir/log" &
+    local pid=$! bm f p tick
+    # the watch loop uses bash builtins only: forking grep and cut every 50 ms took up
+    # to half a core from sluice on this 2-core machine (read -t on a silent pipe sleeps)
+    exec {tick}<> <(:)
+    while ! read -r -t 0.05 -u "$tick"; do
         kill -0 $pid 2>/dev/null || { cat "$dir/log"; fail "sluice exited"; }
-        bm=$(cat "$dir/var/bookmarks/bench.json" 2>/dev/null || true)
-        f=$(grep -o '"file":"[^"]*"' <<<"$bm" | head -1 | cut -d'"' -f4 || true)
-        p=$(grep -o '"pos":[0-9]*' <<<"$bm" | head -1 | cut -d: -f2 || true)
+        bm=
+        [ -r "$dir/var/bookmarks/bench.json" ] && read -r bm <"$dir/var/bookmarks/bench.json" || true
+        [[ $bm =~ \"file\":\"([^\"]*)\",\"pos\":([0-9]+) ]] || continue
+        f=${BASH_REMATCH[1]} p=${BASH_REMATCH[2]}
         # binlog names sort by number; a later file is past the end too
-        [ -n "$p" ] && { [[ "$f" > "$FILE" ]] || { [ "$f" = "$FILE" ] && [ "$p" -ge "$END" ]; }; } && break
+        { [[ "$f" > "$FILE" ]] || { [ "$f" = "$FILE" ] && [ "$p" -ge "$END" ]; }; } && break
     done
+    exec {tick}<&-
     # GNU time does not pass signals on: stop sluice itself, time reports when it exits
     kill -TERM "$(pgrep -P $pid)"
     wait $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
+    [ "$kind" = stdout ] && return 0
     local n
     n=$(find "$dir/out" -name '*.jsonl' -exec cat {} + | wc -l)
     [ "$n" = "$ROWS" ] || fail "sluice wrote $n events, expected $ROWS"
@@ -128,13 +147,20 @@ load 1 "$ROWS" "$TX"
 end_of_load
 echo "binlog range $FILE:$START-$END ($(( (END - START) / 1048576 )) MiB)" >&2
 
-# ABBA order (here ABCCBA), best of two each: no reader gets only the cold or the warm cache
+# ABBA order (here ABCDDCBA), best of two each: no reader gets only the cold or the warm cache
 run_mb mb_a
 run_zj zj_a
 run_sluice a
+run_sluice so_a stdout
+run_sluice so_b stdout
 run_sluice b
 run_zj zj_b
 run_mb mb_b
+# the stdout runs wrote every row (checked untimed, into a file)
+run_sluice so_check stdout "$WORK/so_check.jsonl"
+n=$(wc -l <"$WORK/so_check.jsonl")
+[ "$n" = "$ROWS" ] || fail "sluice to stdout wrote $n events, expected $ROWS"
+rm -f "$WORK/so_check.jsonl"
 # mariadb-binlog saw every row (checked untimed: counting its output costs a pipe)
 n=$(mariadb-binlog "${MB_ARGS[@]}" -v --start-position="$START" --stop-position="$END" "$FILE" \
     | grep -c '^### INSERT INTO')
@@ -144,9 +170,11 @@ best() { sort -n "$@" | head -1; }
 read -r m_el m_us m_sy m_rss < <(best "$WORK/mb_a.time" "$WORK/mb_b.time")
 read -r z_el z_us z_sy z_rss < <(best "$WORK/zj_a.time" "$WORK/zj_b.time")
 read -r s_el s_us s_sy s_rss < <(best "$WORK/sluice-a/time" "$WORK/sluice-b/time")
+read -r t_el t_us t_sy t_rss < <(best "$WORK/sluice-so_a/time" "$WORK/sluice-so_b/time")
 echo "mariadb-binlog: $(cat "$WORK/mb_a.time") / $(cat "$WORK/mb_b.time");" \
      "zongji: $(cat "$WORK/zj_a.time") / $(cat "$WORK/zj_b.time");" \
-     "sluice: $(cat "$WORK/sluice-a/time") / $(cat "$WORK/sluice-b/time")" \
+     "sluice: $(cat "$WORK/sluice-a/time") / $(cat "$WORK/sluice-b/time");" \
+     "sluice to stdout: $(cat "$WORK/sluice-so_a/time") / $(cat "$WORK/sluice-so_b/time")" \
      "(elapsed user sys maxrss_kb)" >&2
 
 # one transaction of all rows: memory must stay bounded
@@ -160,21 +188,26 @@ read -r o_el o_us o_sy o_rss <"$WORK/sluice-one/time"
 echo "sluice, one transaction: $(cat "$WORK/sluice-one/time")" >&2
 
 python3 - "$ROWS" "$m_el" "$m_us" "$m_sy" "$m_rss" "$z_el" "$z_us" "$z_sy" "$z_rss" \
-    "$s_el" "$s_us" "$s_sy" "$s_rss" "$o_el" "$o_us" "$o_sy" "$o_rss" <<'PY'
+    "$s_el" "$s_us" "$s_sy" "$s_rss" "$o_el" "$o_us" "$o_sy" "$o_rss" "$AGE" \
+    "$t_el" "$t_us" "$t_sy" "$t_rss" <<'PY'
 import sys
 rows = int(sys.argv[1])
-m, z, s, o = (list(map(float, sys.argv[i:i + 4])) for i in (2, 6, 10, 14))
+age = sys.argv[18]
+m, z, s, o, t = (list(map(float, sys.argv[i:i + 4])) for i in (2, 6, 10, 14, 19))
 def line(name, v):
     return f"| {name} | {rows / v[0]:,.0f} | {v[0]:.2f} | {v[1] + v[2]:.2f} | {v[3] / 1024:.1f} |"
 print(f"MariaDB, {rows:,} inserts of 10 columns, 10k-row transactions, same binlog range "
-      "(best of two runs each, ABCCBA order):\n")
+      "(best of two runs each, ABCDDCBA order):\n")
 print("| reader | events/s | wall s | CPU s | peak RSS MB |")
 print("|---|---|---|---|---|")
 print(line("`mariadb-binlog -R -v > /dev/null`", m))
 print(line("`@vlasky/zongji` (counting rows)", z))
-print(line("sluice → files (JSON envelopes, fsync'd)", s))
-print(f"\nsluice / mariadb-binlog rate: **{m[0] / s[0]:.2f}×**; "
-      f"sluice / zongji: **{z[0] / s[0]:.2f}×**\n")
+print(line(f"sluice → files (JSON envelopes, fsync'd; max_seconds {age})", s))
+print(line("sluice → stdout > /dev/null (JSON envelopes)", t))
+print(f"\nsluice → files / mariadb-binlog rate: **{m[0] / s[0]:.2f}×**; "
+      f"/ zongji: **{z[0] / s[0]:.2f}×**")
+print(f"sluice → stdout / mariadb-binlog rate: **{m[0] / t[0]:.2f}×**; "
+      f"/ zongji: **{z[0] / t[0]:.2f}×**\n")
 print(f"One transaction of {rows:,} rows: sluice {rows / o[0]:,.0f} events/s, "
       f"peak RSS {o[3] / 1024:.1f} MB.")
 PY

@@ -31,12 +31,12 @@ my -e "SET GLOBAL binlog_format = 'ROW'"
 note "a wrong password"
 MYPW=S3cr3t-wrong expect 1 'Access denied' -- "$SLUICE_BIN" run -c "$WORK/shop.yaml"
 
-# purge_until FILE: PURGE BINARY LOGS TO the newest file until FILE is gone (the server
-# keeps a file until its transactions are checkpointed in InnoDB).
+# purge_until FILE [TO]: PURGE BINARY LOGS TO the file TO (default the newest) until FILE
+# is gone (the server keeps a file until its transactions are checkpointed in InnoDB).
 purge_until() {
     local i newest
     for ((i=0; i<100; i++)); do
-        newest=$(my -e "SHOW MASTER STATUS" | cut -f1)
+        newest=${2:-$(my -e "SHOW MASTER STATUS" | cut -f1)}
         my -e "PURGE BINARY LOGS TO '$newest'"
         my -e "SHOW BINARY LOGS" | cut -f1 | grep -qx "$1" || return 0
         sleep 0.2
@@ -53,7 +53,7 @@ sluice_stop || fail "sluice did not stop cleanly"
 bm=$("$SLUICE_BIN" offsets show -c "$WORK/shop.yaml" --connector shop)
 [[ "$bm" == *'"file":"binlog.000001"'* && "$bm" == *'"gtid_set":"0-1-'* ]] || fail "unexpected bookmark $bm"
 my shop -e "FLUSH LOGS; INSERT INTO t VALUES (2, 'two'); FLUSH LOGS"
-purge_until binlog.000001
+purge_until binlog.000001 binlog.000002 # 'two', in binlog.000002, stays
 expect 0 "ok:   bookmark binlog.000001:[0-9]*: the file was purged, but nothing after the bookmark's GTID state 0-1-[0-9]* was" \
     -- "$SLUICE_BIN" check -c "$WORK/shop.yaml"
 sluice_start "$WORK/shop.yaml"

@@ -140,4 +140,30 @@ wait_for_output '"note":"marker2"' 60
 sluice_stop
 after=$(cat $(find "$WORK/out" -name '*.jsonl') | wc -l)
 [ "$after" = "$((before + 1))" ] || fail "restart wrote $((after - before)) lines, expected 1"
+
+note "a stop on a quiet stream is prompt, and a restart right after it streams at once"
+# the stream waits in a read for the next event or heartbeat (1 s here): a stop cuts that
+# read short, and ends the server's dump thread, which would otherwise refuse the same
+# server_id coming back (error 4052) until its next heartbeat write fails
+: >"$WORK/sluice.log"
+for round in 1 2 3; do
+    sluice_start "$WORK/shop.yaml"
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c 'streaming the binlog' "$WORK/sluice.log")" -ge "$round" ] && break
+        sleep 0.1
+    done
+    sleep 0.3
+    t0=$(date +%s%N)
+    sluice_stop || fail "sluice did not stop cleanly"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$ms" -lt 500 ] || fail "stopping took $ms ms on a quiet stream"
+    note "stop $round: $ms ms"
+done
+my shop -e "INSERT INTO acct VALUES (1000001, 0, 'marker3')"
+sluice_start "$WORK/shop.yaml"
+wait_for_output '"note":"marker3"' 60
+sluice_stop
+if grep -q "error\|restarting" "$WORK/sluice.log"; then
+    cat "$WORK/sluice.log"; fail "a quick restart failed first"
+fi
 echo "PASS: workload of every type reconstructed exactly"

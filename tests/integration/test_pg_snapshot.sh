@@ -64,7 +64,7 @@ worker: {data_dir: $WORK/var, http: "127.0.0.1:$(free_port)"}
 connectors:
   - name: shop
     source: {type: postgres, host: 127.0.0.1, port: $PGPORT, user: postgres, database: shop,
-             heartbeat: 1s, snapshot: {mode: initial, chunk_rows: 40}}
+             heartbeat: 1s, snapshot: {mode: initial, chunk_rows: 25}}
     sink: {type: files, path: $WORK/out, rotate: {max_records: 5000, max_seconds: 200ms}}
 YAML
 writer() {
