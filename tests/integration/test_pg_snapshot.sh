@@ -64,7 +64,7 @@ worker: {data_dir: $WORK/var, http: "127.0.0.1:$(free_port)"}
 connectors:
   - name: shop
     source: {type: postgres, host: 127.0.0.1, port: $PGPORT, user: postgres, database: shop,
-             heartbeat: 1s, snapshot: {mode: initial, chunk_rows: 25}}
+             heartbeat: 1s, snapshot: {mode: initial, chunk_rows: 40}}
     sink: {type: files, path: $WORK/out, rotate: {max_records: 5000, max_seconds: 200ms}}
 YAML
 writer() {
@@ -103,7 +103,7 @@ while :; do
     sluice_start "$WORK/shop.yaml"
     # the next kill after the bookmark moved on, at a random moment
     for i in $(seq 1 100); do [ "$(bookmark)" != "$before" ] && break; sleep 0.05; done
-    sleep "$(python3 -c 'import random; print(round(random.uniform(0.05, 0.5), 2))')"
+    sleep "$(python3 -c 'import random; print(round(random.uniform(0.02, 0.15), 2))')"
 done
 [ $kills -ge "$KILLS" ] || fail "the snapshot finished after $kills kills; it must outlast $KILLS"
 note "killed sluice $kills times during the snapshot"
