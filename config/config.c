@@ -226,6 +226,13 @@ static const cfg_key_t keys[] = {
      .def = "5400 + connector index",
      .flags = F_DYNDEF,
      .desc = "MySQL: replica server id, unique among all replicas of the server."},
+    {.path = "connectors[].source.include_query",
+     .type = K_BOOL,
+     CK(source.include_query),
+     .def = "false",
+     .desc = "MySQL: put the SQL statement that changed each row into `source.query` "
+             "(MariaDB: its ANNOTATE_ROWS events, `binlog_annotate_row_events=ON`; "
+             "MySQL: ROWS_QUERY, `binlog_rows_query_log_events=ON`); false: `null`."},
     {.path = "connectors[].source.tables",
      .type = K_GROUP,
      .conn = 1,

@@ -35,6 +35,7 @@ typedef struct sl_source_config {
     int create_slot;        /* default 1 */
     int create_publication; /* default 1 */
     uint32_t server_id;     /* mysql: default 5400 + connector index */
+    int include_query;      /* mysql: source.query from ANNOTATE_ROWS/ROWS_QUERY, default 0 */
     sl_strlist_t include;   /* tables.include: "schema.table"; empty = all */
     sl_strlist_t exclude;   /* tables.exclude */
     sl_snapshot_mode_t snapshot; /* snapshot.mode, default initial */

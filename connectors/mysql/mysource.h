@@ -65,6 +65,8 @@ typedef struct my_source {
     sl_buf_t rowsrc;       /* a streamed row's source members (emit) */
     size_t rowsrc_prefix;  /* ... the transaction's part, up to "row": */
     uint64_t rowsrc_tx;    /* ... built for this tx_counter */
+    sl_buf_t query_json;   /* include_query: the statement of the rows that follow, JSON */
+    uint64_t query_tx;     /* ... the tx_counter it belongs to (0: none) */
     my_tab_t *tabs;
     size_t ntabs, captabs;
     my_names_t *names;

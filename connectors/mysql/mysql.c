@@ -447,6 +447,7 @@ typedef struct my_vars {
     char log_bin[8], binlog_format[16], row_image[16], row_metadata[16],
         value_options[32];
     char checksum[16], version[64], server_id[16];
+    char annotate[8], rows_query[8]; /* MariaDB's and MySQL's statement-in-binlog switch */
 } my_vars_t;
 
 static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
@@ -457,7 +458,8 @@ static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
                             "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', "
                             "'binlog_format', 'binlog_row_image', 'binlog_row_metadata', "
                             "'binlog_row_value_options', 'binlog_checksum', 'version', "
-                            "'server_id')",
+                            "'server_id', 'binlog_annotate_row_events', "
+                            "'binlog_rows_query_log_events')",
                             &rc, err, errlen);
     if (!r)
         return rc ? rc : SL_ERR_SOURCE;
@@ -475,6 +477,8 @@ static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
         VAR("binlog_checksum", checksum)
         VAR("version", version)
         VAR("server_id", server_id)
+        VAR("binlog_annotate_row_events", annotate)
+        VAR("binlog_rows_query_log_events", rows_query)
 #undef VAR
     }
     mysql_free_result(r);
@@ -894,7 +898,11 @@ static sl_err_t emit(my_source_t *s, my_tab_t *tb, char op, const sl_value_t *be
     }
     sl_buf_truncate(x, s->rowsrc_prefix);
     sl_buf_put_u64(x, s->index);
-    sl_buf_puts(x, ",\"thread\":null,\"query\":null");
+    sl_buf_puts(x, ",\"thread\":null,\"query\":");
+    if (s->query_tx == s->tx_counter && s->query_json.len)
+        sl_buf_append(x, s->query_json.data, s->query_json.len);
+    else
+        sl_buf_puts(x, "null");
     sl_change_t c = {
         .op = op,
         .table = tb->table,
@@ -1241,6 +1249,15 @@ static sl_err_t on_event(my_source_t *s, sl_binlog_event_t *ev, uint64_t start,
         return SL_OK;
     case SL_BINLOG_K_QUERY:
         return on_query(s, ev, start, end, err, errlen);
+    case SL_BINLOG_K_ROWS_QUERY:
+        /* the statement of the row events that follow it, up to the next one or the
+         * end of the transaction; escaped once, copied into each row's source.query */
+        if (s->cfg->source.include_query) {
+            sl_buf_reset(&s->query_json);
+            sl_buf_put_json_str(&s->query_json, ev->u.text.s, ev->u.text.len);
+            s->query_tx = s->tx_counter;
+        }
+        return SL_OK;
     case SL_BINLOG_K_XID:
     case SL_BINLOG_K_XA_PREPARE:
         end_tx(s, end);
@@ -1404,6 +1421,18 @@ static int gtid_servable(MYSQL *m, const char *oldest, const char *gtid, char *s
 }
 
 /* Refuse a server that cannot give sluice what it needs (same sentences as check). */
+/* source.include_query needs the server to log each row event's statement: MariaDB's
+ * binlog_annotate_row_events, MySQL's binlog_rows_query_log_events. NULL when it does,
+ * else the variable's name. */
+static const char *query_logging_off(const my_vars_t *v)
+{
+    int maria = strcasestr(v->version, "mariadb") != NULL;
+    const char *val = maria ? v->annotate : v->rows_query;
+    if (strcasecmp(val, "ON") == 0 || strcmp(val, "1") == 0)
+        return NULL;
+    return maria ? "binlog_annotate_row_events" : "binlog_rows_query_log_events";
+}
+
 static sl_err_t verify_server(my_source_t *s, const my_vars_t *v, char *err,
                               size_t errlen)
 {
@@ -1427,6 +1456,12 @@ static sl_err_t verify_server(my_source_t *s, const my_vars_t *v, char *err,
                 "binlog_row_image is %s: columns left out of a row image are written as "
                 "\"__debezium_unavailable_value\" (SET GLOBAL binlog_row_image=FULL)",
                 v->row_image);
+    const char *off = s->cfg->source.include_query ? query_logging_off(v) : NULL;
+    if (off)
+        sl_warn(s->cfg->name,
+                "source.include_query is on, but the server does not log statements (%s "
+                "is OFF): source.query stays null (SET GLOBAL %s=ON and in my.cnf)",
+                off, off);
     return SL_OK;
 }
 
@@ -1537,7 +1572,10 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
     if (mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, file, strlen(file)) ||
         mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long)off) ||
         mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, server_id) ||
-        mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, 0))
+        mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS,
+                             s->cfg->source.include_query
+                                 ? MARIADB_RPL_BINLOG_SEND_ANNOTATE_ROWS
+                                 : 0))
         return sl_err_set(err, errlen, SL_ERR_SOURCE, "cannot set binlog options: %s",
                           mariadb_rpl_error(s->rpl));
     if (mariadb_rpl_open(s->rpl)) {
@@ -1708,6 +1746,7 @@ static void my_destroy(void *ctx)
     sl_arena_free(&s->arena);
     sl_buf_free(&s->extra);
     sl_buf_free(&s->rowsrc);
+    sl_buf_free(&s->query_json);
     sl_buf_free(&s->txid);
     sl_buf_free(&s->gtid);
     forget_tables(s);
@@ -1811,6 +1850,17 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
                "information_schema instead (as of now, not as of the event); SET GLOBAL "
                "binlog_row_metadata=FULL to have them in the binlog",
                v.row_metadata[0] ? v.row_metadata : "(not supported by this server)");
+    const char *qoff = c->include_query ? query_logging_off(&v) : NULL;
+    if (c->include_query) {
+        failed |= qoff != NULL;
+        if (qoff)
+            report(out, 0,
+                   "%s=OFF: source.include_query gets no statements to put in "
+                   "source.query (SET GLOBAL %s=ON and in my.cnf)",
+                   qoff, qoff);
+        else
+            report(out, 1, "statements logged for source.include_query");
+    }
     if (!maria) {
         ok = !strcasestr(v.value_options, "PARTIAL_JSON");
         failed |= !ok;

@@ -28,4 +28,40 @@ compare_my_tables "$WORK/rebuilt" shop.t
 grep -q '"key":\["id"\]' "$WORK/out/_schemas/shop.t/v1.json" \
     || { cat "$WORK/out/_schemas/shop.t/v1.json"; fail "the key was not read from information_schema"; }
 [ -n "$(first_event "$WORK/out/shop.shop.t" '"after":{"id":3,')" ] || fail "a key change is not a create of the new key"
-echo "PASS: column names and keys from information_schema"
+
+note "source.include_query: each row's statement in source.query"
+grep -q '"query":null' <(cat $(find "$WORK/out" -name '*.jsonl')) || fail "query is not null when off"
+write_my_config "$WORK/shop.yaml" "include_query: true"
+"$SLUICE_BIN" check -c "$WORK/shop.yaml" >"$WORK/check.out" || { cat "$WORK/check.out"; fail "check failed"; }
+grep -q 'ok:   statements logged for source.include_query' "$WORK/check.out" \
+    || { cat "$WORK/check.out"; fail "check does not confirm the statements are logged"; }
+sluice_start "$WORK/shop.yaml"
+my shop <<'SQL'
+BEGIN;
+INSERT INTO t VALUES (6, 'six "6"', 6, 'q');
+UPDATE t SET v = 'seis' WHERE id = 6;
+COMMIT;
+SQL
+wait_for_output '"v":"seis"' 60
+sluice_stop || fail "sluice did not stop cleanly"
+[ -n "$(first_event "$WORK/out/shop.shop.t" '"query":"INSERT INTO t VALUES (6, '"'"'six \\"6\\"'"'"', 6, '"'"'q'"'"')"')" ] \
+    || fail "the insert does not carry its statement"
+[ -n "$(first_event "$WORK/out/shop.shop.t" '"query":"UPDATE t SET v = '"'"'seis'"'"' WHERE id = 6"')" ] \
+    || fail "the update does not carry its statement"
+note "source.include_query without statements in the binlog: check fails, run warns"
+my -e "SET GLOBAL binlog_annotate_row_events = OFF"
+expect_fail=$("$SLUICE_BIN" check -c "$WORK/shop.yaml" 2>&1) && fail "check passed without statements"
+grep -q 'FAIL: binlog_annotate_row_events=OFF: source.include_query gets no statements' <<<"$expect_fail" \
+    || { echo "$expect_fail"; fail "check does not say why"; }
+: >"$WORK/sluice.log"
+sluice_start "$WORK/shop.yaml"
+for ((i = 0; i < 100; i++)); do
+    grep -q 'source.include_query is on, but the server does not log statements (binlog_annotate_row_events is OFF)' \
+        "$WORK/sluice.log" && break
+    sleep 0.1
+done
+sluice_stop || fail "sluice did not stop cleanly"
+grep -q 'source.include_query is on, but the server does not log statements' "$WORK/sluice.log" \
+    || { cat "$WORK/sluice.log"; fail "run does not warn"; }
+my -e "SET GLOBAL binlog_annotate_row_events = ON"
+echo "PASS: column names and keys from information_schema; source.query"
