@@ -7,6 +7,8 @@ SLUICE_SOURCE_DIR=${SLUICE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 
 skip() { echo "SKIP: $*"; exit 77; }
+# lsn_num X/Y: LSN_N = the PostgreSQL LSN as a number (no fork: the benchmarks poll with it)
+lsn_num() { LSN_N=$(( (16#${1%/*} << 32) | 16#${1#*/} )); }
 fail() { echo "FAIL: $*"; exit 1; }
 note() { echo "--- $*"; }
 
