@@ -1717,10 +1717,18 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
         /* The server notices the closed replication socket only when it next writes to
          * it (a heartbeat later); until then the same server_id coming back, as after a
          * quick restart, is refused (error 4052). End its dump thread now; a user may
-         * always kill its own connections. */
-        char q[64], ignored[128];
-        snprintf(q, sizeof(q), "KILL CONNECTION %lu", mysql_thread_id(s->repl));
-        mys_exec(s->sql, q, ignored, sizeof(ignored));
+         * always kill its own connections. Only when the id is that dump thread on this
+         * server: behind a proxy the two connections may reach different servers. */
+        char q[160], cmd[64], ignored[128];
+        unsigned long id = mysql_thread_id(s->repl);
+        snprintf(q, sizeof(q),
+                 "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = %lu", id);
+        if (mys_value(s->sql, q, cmd, sizeof(cmd), ignored, sizeof(ignored)) == SL_OK &&
+            strncmp(cmd, "Binlog Dump", 11) == 0) {
+            snprintf(q, sizeof(q), "KILL CONNECTION %lu", id);
+            if (mys_exec(s->sql, q, ignored, sizeof(ignored)) == SL_OK)
+                sl_debug(s->cfg->name, "ended the server's dump thread %lu", id);
+        }
     }
     if (rc == SL_ERR_STOPPED)
         sl_pipe_drain(s->pipe);

@@ -146,6 +146,7 @@ note "a stop on a quiet stream is prompt, and a restart right after it streams a
 # read short, and ends the server's dump thread, which would otherwise refuse the same
 # server_id coming back (error 4052) until its next heartbeat write fails
 : >"$WORK/sluice.log"
+sed -i 's/log_level: info/log_level: debug/' "$WORK/shop.yaml"
 for round in 1 2 3; do
     sluice_start "$WORK/shop.yaml"
     for ((i = 0; i < 100; i++)); do
@@ -159,6 +160,9 @@ for round in 1 2 3; do
     [ "$ms" -lt 500 ] || fail "stopping took $ms ms on a quiet stream"
     note "stop $round: $ms ms"
 done
+[ "$(grep -c "ended the server's dump thread" "$WORK/sluice.log")" = 3 ] \
+    || { cat "$WORK/sluice.log"; fail "a stop left its dump thread on the server"; }
+sed -i 's/log_level: debug/log_level: info/' "$WORK/shop.yaml"
 my shop -e "INSERT INTO acct VALUES (1000001, 0, 'marker3')"
 sluice_start "$WORK/shop.yaml"
 wait_for_output '"note":"marker3"' 60
