@@ -710,22 +710,9 @@ static void ffile_hint(ffile_t *f)
 #endif
 }
 
-static int ffile_write(ffile_t *f, const void *p, size_t n)
+/* Write the pieces in full (retrying short writes and EINTR), then hint writeback. */
+static int ffile_writev(ffile_t *f, struct iovec *v, int n)
 {
-    if (write_all(f->fd, p, n) < 0)
-        return -1;
-    f->written += n;
-    ffile_hint(f);
-    return 0;
-}
-
-/* Plain files: write the gathered lines (pointers into the batch, so this runs before
- * files_write returns). */
-static int ffile_writev(ffile_t *f)
-{
-    struct iovec *v = f->iov;
-    int n = f->niov;
-    f->niov = 0;
     while (n > 0) {
         ssize_t w = writev(f->fd, v, n);
         if (w < 0) {
@@ -748,11 +735,26 @@ static int ffile_writev(ffile_t *f)
     return 0;
 }
 
+static int ffile_write(ffile_t *f, const void *p, size_t n)
+{
+    struct iovec v = {(void *)(uintptr_t)p, n};
+    return ffile_writev(f, &v, 1);
+}
+
+/* Plain files: write the gathered lines (pointers into the batch, so this runs before
+ * files_write returns). */
+static int ffile_write_lines(ffile_t *f)
+{
+    int n = f->niov;
+    f->niov = 0;
+    return ffile_writev(f, f->iov, n);
+}
+
 /* One line of a plain file, written from where it lies (the batch) at the next writev. */
 static int ffile_line(ffile_t *f, const char *p, size_t n)
 {
     static const char nl = '\n';
-    if (f->niov + 2 > IOV_N && ffile_writev(f) < 0)
+    if (f->niov + 2 > IOV_N && ffile_write_lines(f) < 0)
         return -1;
     f->iov[f->niov++] = (struct iovec){(void *)(uintptr_t)p, n};
     f->iov[f->niov++] = (struct iovec){(void *)(uintptr_t)&nl, 1};
@@ -936,7 +938,7 @@ static sl_err_t closer_drain(files_sink_t *s, char *err, size_t errlen)
  * (and temporary) until destroy. */
 static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t errlen)
 {
-    if ((f->niov && ffile_writev(f) < 0) || ffile_put(f, NULL, 0, 1) < 0 ||
+    if ((f->niov && ffile_write_lines(f) < 0) || ffile_put(f, NULL, 0, 1) < 0 ||
         ffile_drain(f) < 0)
         return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
                     strerror(errno));
@@ -1299,7 +1301,7 @@ static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t er
     /* the lines gathered point into b, which is only lent to this call */
     for (size_t j = 0; j < s->nopen; j++) {
         ffile_t *f = s->open[j];
-        if (f->niov && ffile_writev(f) < 0)
+        if (f->niov && ffile_write_lines(f) < 0)
             return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
                         strerror(errno));
     }
