@@ -403,21 +403,36 @@ void sl_binlog_decoder_set_max_event(sl_binlog_decoder_t *d, size_t bytes)
     d->max_event = bytes < 64 ? 64 : bytes;
 }
 
+/* First index whose id is >= collation (the table is kept sorted: a server lists about a
+ * thousand collations, and every character column of every TABLE_MAP looks one up). */
+static size_t coll_find(const sl_binlog_decoder_t *d, uint32_t collation)
+{
+    size_t lo = 0, hi = d->ncoll;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->coll[mid].id < collation)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void sl_binlog_decoder_set_collation(sl_binlog_decoder_t *d, uint32_t collation,
                                      sl_my_cs_t cs)
 {
-    for (size_t i = 0; i < d->ncoll; i++) {
-        if (d->coll[i].id == collation) {
-            d->coll[i].cs = (uint8_t)cs;
-            return;
-        }
+    size_t i = coll_find(d, collation);
+    if (i < d->ncoll && d->coll[i].id == collation) {
+        d->coll[i].cs = (uint8_t)cs;
+        return;
     }
     if (d->ncoll == d->collcap) {
         d->collcap = d->collcap ? d->collcap * 2 : 16;
         d->coll = xrealloc(d->coll, d->collcap * sizeof(*d->coll));
     }
-    d->coll[d->ncoll].id = collation;
-    d->coll[d->ncoll].cs = (uint8_t)cs;
+    memmove(&d->coll[i + 1], &d->coll[i], (d->ncoll - i) * sizeof(*d->coll));
+    d->coll[i].id = collation;
+    d->coll[i].cs = (uint8_t)cs;
     d->ncoll++;
 }
 
@@ -433,9 +448,9 @@ sl_binlog_checksum_t sl_binlog_decoder_checksum(const sl_binlog_decoder_t *d)
 
 static sl_my_cs_t resolve_cs(const sl_binlog_decoder_t *d, uint32_t collation)
 {
-    for (size_t i = 0; i < d->ncoll; i++)
-        if (d->coll[i].id == collation)
-            return (sl_my_cs_t)d->coll[i].cs;
+    size_t i = coll_find(d, collation);
+    if (i < d->ncoll && d->coll[i].id == collation)
+        return (sl_my_cs_t)d->coll[i].cs;
     return sl_my_charset_of(collation);
 }
 

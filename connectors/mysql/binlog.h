@@ -300,8 +300,8 @@ void sl_binlog_decoder_skip_crc(sl_binlog_decoder_t *d, int skip);
 /* Largest event accepted inside a TRANSACTION_PAYLOAD (the decompression window never
  * grows beyond it). Default 1 GiB, the largest max_allowed_packet. */
 void sl_binlog_decoder_set_max_event(sl_binlog_decoder_t *d, size_t bytes);
-/* Charset for a collation id the built-in table does not know (from the server's
- * information_schema.COLLATIONS). Applies to TABLE_MAPs decoded afterwards. */
+/* Charset for a collation id, as the server's information_schema lists it (it wins over
+ * the built-in table). Applies to TABLE_MAPs decoded afterwards. */
 void sl_binlog_decoder_set_collation(sl_binlog_decoder_t *d, uint32_t collation,
                                      sl_my_cs_t cs);
 /* Flavor from the last FORMAT_DESCRIPTION (server version contains "MariaDB"). */

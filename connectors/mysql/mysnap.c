@@ -96,7 +96,7 @@ static void quote_ident(const char *name, sl_buf_t *out)
 }
 
 /* The members of "enum('a','b''c')" / "set(...)" (COLUMN_TYPE), owned strings. */
-static sl_my_str_t *parse_members(const char *ctype, uint32_t *n)
+sl_my_str_t *mys_parse_members(const char *ctype, uint32_t *n)
 {
     const char *p = strchr(ctype, '(');
     sl_my_str_t *v = NULL;
@@ -137,6 +137,13 @@ static sl_my_str_t *parse_members(const char *ctype, uint32_t *n)
     }
     sl_buf_free(&m);
     return v;
+}
+
+sl_my_cs_t mys_column_cs(const char *dt, const char *charset_name)
+{
+    if (!strcasecmp(dt, "binary") || !strcasecmp(dt, "varbinary") || strstr(dt, "blob"))
+        return SL_MY_CS_BINARY;
+    return charset_name ? sl_my_charset_by_name(charset_name) : SL_MY_CS_UNKNOWN;
 }
 
 /* The TABLE_MAP type code and metadata a column of this DATA_TYPE gets in the binlog
@@ -252,7 +259,7 @@ static sl_err_t describe(my_source_t *s, const char *qualified, snap_table_t **o
         t.names[i] = strdup(row[0] ? row[0] : "");
         const char *dt = row[1] ? row[1] : "", *ct = row[2] ? row[2] : "";
         if (!strcasecmp(dt, "enum") || !strcasecmp(dt, "set")) {
-            t.vals[i] = parse_members(ct, &c->nvals);
+            t.vals[i] = mys_parse_members(ct, &c->nvals);
             c->vals = t.vals[i];
         }
         if (binlog_type(dt, row[4] ? strtoull(row[4], NULL, 10) : 0,
@@ -270,11 +277,8 @@ static sl_err_t describe(my_source_t *s, const char *qualified, snap_table_t **o
             c->flags |= SL_MY_F_UNSIGNED;
         if (row[3] && !strcmp(row[3], "YES"))
             c->flags |= SL_MY_F_NULLABLE;
-        if (!strcasecmp(dt, "binary") || !strcasecmp(dt, "varbinary") || strstr(dt, "blob") ||
-            c->type == SL_MY_GEOMETRY)
-            c->cs = SL_MY_CS_BINARY;
-        else if (row[8])
-            c->cs = (uint8_t)sl_my_charset_by_name(row[8]);
+        c->cs = (uint8_t)(c->type == SL_MY_GEOMETRY ? SL_MY_CS_BINARY
+                                                     : mys_column_cs(dt, row[8]));
         c->name = t.names[i];
         c->name_len = (uint32_t)strlen(t.names[i]);
         if (row[9])

@@ -32,15 +32,22 @@ typedef struct my_tab {
     uint64_t tx_seen, count; /* data_collection_order within the transaction */
     uint32_t *json_cols; /* MariaDB: text columns that are JSON (a json_valid check) */
     uint32_t njson;
+    long names_ix; /* its columns in names[] (information_schema), -1 when not read */
 } my_tab_t;
 
-/* Column names and key from information_schema, for servers that do not write them into
- * TABLE_MAP (binlog_row_metadata other than FULL). Dropped at every DDL. */
+/* A table's columns from information_schema, for servers that do not write all of it into
+ * TABLE_MAP (binlog_row_metadata other than FULL): names and key, and what NO_LOG leaves
+ * out besides (signedness, character sets) and MINIMAL too (ENUM/SET members). Dropped at
+ * every DDL. */
 typedef struct my_names {
     char *qualified;
     size_t ncols;
     char **names;
     uint8_t *key;
+    uint8_t *unsig;       /* COLUMN_TYPE says unsigned */
+    uint8_t *cs;          /* sl_my_cs_t from DATA_TYPE and CHARACTER_SET_NAME */
+    sl_my_str_t **vals;   /* ENUM/SET members, NULL for other columns */
+    uint32_t *nvals;
 } my_names_t;
 
 typedef struct my_domain {
@@ -50,6 +57,7 @@ typedef struct my_domain {
 
 typedef struct my_gtid_ent {
     uint64_t major; /* a finished position's major */
+    uint8_t known;  /* 0: the state after it was not known (text empty) */
     char text[GTID_TEXT];
 } my_gtid_ent_t;
 
@@ -143,6 +151,12 @@ sl_err_t mys_exec(MYSQL *m, const char *sql, char *err, size_t errlen);
 sl_err_t mys_error(MYSQL *m, char *err, size_t errlen, const char *what);
 /* v as a quoted SQL string literal appended to out. */
 void mys_quote(MYSQL *m, const char *v, sl_buf_t *out);
+/* The members of an ENUM or SET from its COLUMN_TYPE ("enum('a','b''c')"); *n of them,
+ * each allocated, as is the array. */
+sl_my_str_t *mys_parse_members(const char *column_type, uint32_t *n);
+/* The character set a column's values are in, from information_schema's DATA_TYPE and
+ * CHARACTER_SET_NAME (binary strings and geometry have none: SL_MY_CS_BINARY). */
+sl_my_cs_t mys_column_cs(const char *data_type, const char *charset_name);
 /* Build and intern a table version from columns as TABLE_MAP describes them (names and
  * key flags given), the way the stream does: the same columns give the same version. */
 const sl_table_t *mys_intern_table(my_source_t *s, const char *db, const char *name,

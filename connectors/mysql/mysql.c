@@ -89,7 +89,7 @@ static int ring_lookup(my_source_t *s, const sl_pos_t *pos, char *out)
             (e->major == pos->major && pos->index == SL_POS_DONE)) {
             /* an older entry than the oldest position the ring still covers is not
              * proof of the state: only trust it when a newer entry exists */
-            if (k == s->ring_n - 1 && s->ring_n == RING_SIZE)
+            if (!e->known || (k == s->ring_n - 1 && s->ring_n == RING_SIZE))
                 return 0;
             strcpy(out, e->text);
             return 1;
@@ -267,10 +267,12 @@ static void gtid_state_set(my_source_t *s, uint32_t domain, uint32_t server, uin
     s->ndoms++;
 }
 
-/* Parse "0-1-100,1-2-5" (BINLOG_GTID_POS) into the state. */
+/* Parse "0-1-100,1-2-5" (BINLOG_GTID_POS) into the state; -1 when malformed or wider
+ * than MAX_DOMAINS. */
 static int gtid_state_parse(my_source_t *s, const char *text)
 {
     s->ndoms = 0;
+    s->gtid_known = 1; /* gtid_state_set clears it when the domains overflow */
     const char *p = text;
     while (*p) {
         unsigned long d, sv;
@@ -285,7 +287,7 @@ static int gtid_state_parse(my_source_t *s, const char *text)
         else if (*p)
             return -1;
     }
-    return 0;
+    return s->gtid_known ? 0 : -1;
 }
 
 /* Sequence number of domain in a GTID state text; 0 when the domain is not in it. */
@@ -327,17 +329,21 @@ static int gtid_state_ahead(const char *start, const char *bookmark)
     return 0;
 }
 
+/* Remember the state after the finished position major. A state not known (too many
+ * domains, too long to keep) is remembered as unknown: a lookup must not fall back to an
+ * older entry's state for a newer position. */
 static void ring_push(my_source_t *s, uint64_t major)
 {
-    if (!s->gtid_known)
-        return;
-    char text[GTID_TEXT];
-    gtid_state_format(s, text, sizeof(text));
-    if (!text[0] && s->ndoms)
-        return;
+    char text[GTID_TEXT] = "";
+    int known = s->gtid_known;
+    if (known) {
+        gtid_state_format(s, text, sizeof(text));
+        known = text[0] || !s->ndoms;
+    }
     pthread_mutex_lock(&s->mu);
     my_gtid_ent_t *e = &s->ring[s->ring_next];
     e->major = major;
+    e->known = (uint8_t)known;
     strcpy(e->text, text);
     s->ring_next = (s->ring_next + 1) % RING_SIZE;
     if (s->ring_n < RING_SIZE)
@@ -540,10 +546,18 @@ static my_tab_t *find_tab(my_source_t *s, uint64_t id)
 
 static void names_free(my_names_t *n)
 {
-    for (size_t i = 0; i < n->ncols; i++)
+    for (size_t i = 0; i < n->ncols; i++) {
         free(n->names[i]);
+        for (uint32_t k = 0; n->vals[i] && k < n->nvals[i]; k++)
+            free((char *)n->vals[i][k].s);
+        free(n->vals[i]);
+    }
     free(n->names);
     free(n->key);
+    free(n->unsig);
+    free(n->cs);
+    free(n->vals);
+    free(n->nvals);
     free(n->qualified);
 }
 
@@ -569,8 +583,8 @@ void mys_quote(MYSQL *m, const char *v, sl_buf_t *out)
     out->data[out->len] = 0;
 }
 
-/* Column names and primary key of db.name from information_schema (the table as it is
- * now, which is right unless it changed since the event was written). */
+/* Columns of db.name from information_schema (the table as it is now, which is right
+ * unless it changed since the event was written). */
 static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
                              const char *qualified, my_names_t **out, char *err,
                              size_t errlen)
@@ -582,8 +596,8 @@ static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
         }
     sl_buf_t q = SL_BUF_INIT;
     sl_buf_puts(&q,
-                "SELECT COLUMN_NAME, COLUMN_KEY FROM information_schema.COLUMNS WHERE "
-                "TABLE_SCHEMA = ");
+                "SELECT COLUMN_NAME, COLUMN_KEY, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME "
+                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ");
     mys_quote(s->sql, bt->db, &q);
     sl_buf_puts(&q, " AND TABLE_NAME = ");
     mys_quote(s->sql, bt->name, &q);
@@ -605,15 +619,27 @@ static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
     memset(n, 0, sizeof(*n));
     n->qualified = strdup(qualified);
     size_t rows = (size_t)mysql_num_rows(r);
-    n->names = calloc(rows ? rows : 1, sizeof(char *));
-    n->key = calloc(rows ? rows : 1, 1);
-    if (!n->qualified || !n->names || !n->key)
+    size_t cap = rows ? rows : 1;
+    n->names = calloc(cap, sizeof(char *));
+    n->key = calloc(cap, 1);
+    n->unsig = calloc(cap, 1);
+    n->cs = calloc(cap, 1);
+    n->vals = calloc(cap, sizeof(*n->vals));
+    n->nvals = calloc(cap, sizeof(*n->nvals));
+    if (!n->qualified || !n->names || !n->key || !n->unsig || !n->cs || !n->vals ||
+        !n->nvals)
         abort();
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(r)) && n->ncols < rows) {
-        n->names[n->ncols] = strdup(row[0] ? row[0] : "");
-        n->key[n->ncols] = row[1] && strcmp(row[1], "PRI") == 0;
-        n->ncols++;
+        size_t i = n->ncols++;
+        const char *dt = row[2] ? row[2] : "", *ct = row[3] ? row[3] : "";
+        if (!(n->names[i] = strdup(row[0] ? row[0] : "")))
+            abort();
+        n->key[i] = row[1] && strcmp(row[1], "PRI") == 0;
+        n->unsig[i] = strstr(ct, "unsigned") != NULL;
+        n->cs[i] = (uint8_t)mys_column_cs(dt, row[4]);
+        if (!strcasecmp(dt, "enum") || !strcasecmp(dt, "set"))
+            n->vals[i] = mys_parse_members(ct, &n->nvals[i]);
     }
     mysql_free_result(r);
     *out = n;
@@ -655,23 +681,21 @@ void mys_json_columns(my_source_t *s, const char *db, const char *table, size_t 
 
 /* MariaDB's JSON is a LONGTEXT with a json_valid(`col`) CHECK: find those columns so the
  * schema document says json. A failed lookup only loses that detail. */
-static void find_json_columns(my_source_t *s, const sl_binlog_table_t *bt, my_tab_t *tb)
+static void find_json_columns(my_source_t *s, const sl_binlog_table_t *bt,
+                              const char *const *names, my_tab_t *tb)
 {
     int text_blob = 0;
     for (uint32_t i = 0; i < bt->ncols; i++)
         if ((bt->cols[i].type == SL_MY_BLOB || bt->cols[i].type == SL_MY_TINY_BLOB ||
              bt->cols[i].type == SL_MY_MEDIUM_BLOB ||
              bt->cols[i].type == SL_MY_LONG_BLOB) &&
-            bt->cols[i].cs != SL_MY_CS_BINARY && bt->cols[i].name)
+            bt->cols[i].cs != SL_MY_CS_BINARY)
             text_blob = 1;
     if (!text_blob || sl_binlog_decoder_flavor(s->dec) != SL_BINLOG_MARIADB)
         return;
-    const char **names = calloc(bt->ncols, sizeof(char *));
     uint8_t *json = calloc(bt->ncols, 1);
-    if (!names || !json)
+    if (!json)
         abort();
-    for (uint32_t i = 0; i < bt->ncols; i++)
-        names[i] = bt->cols[i].name;
     mys_json_columns(s, bt->db, bt->name, bt->ncols, names, json);
     for (uint32_t i = 0; i < bt->ncols; i++) {
         if (!json[i])
@@ -682,7 +706,6 @@ static void find_json_columns(my_source_t *s, const sl_binlog_table_t *bt, my_ta
         tb->json_cols = v;
         tb->json_cols[tb->njson++] = i;
     }
-    free(names);
     free(json);
 }
 
@@ -695,6 +718,42 @@ static void mark_json_columns(const my_tab_t *tb, const sl_binlog_table_t *bt)
             bt->cols[tb->json_cols[k]].flags |= SL_MY_F_JSON_TEXT;
 }
 
+/* Does the binlog leave out anything information_schema has to give (names, keys,
+ * signedness, character sets, ENUM/SET members)? */
+static int needs_schema(const sl_binlog_table_t *bt)
+{
+    if (!bt->has_names || !bt->has_signedness || !bt->has_charsets)
+        return 1;
+    for (uint32_t i = 0; i < bt->ncols; i++)
+        if ((bt->cols[i].type == SL_MY_ENUM || bt->cols[i].type == SL_MY_SET) &&
+            !bt->cols[i].vals)
+            return 1;
+    return 0;
+}
+
+/* What the TABLE_MAP left out, from information_schema, into the decoder's columns (they
+ * are rebuilt from every TABLE_MAP, so this runs for each). Without it an UNSIGNED
+ * maximum would read as -1, binary strings as text, latin1 unconverted and ENUMs as
+ * numbers, unlike the snapshot of the same rows. */
+static void fill_columns(const my_source_t *s, const my_tab_t *tb,
+                         const sl_binlog_table_t *bt)
+{
+    if (tb->names_ix < 0)
+        return;
+    const my_names_t *n = &s->names[tb->names_ix];
+    for (uint32_t i = 0; i < bt->ncols && i < n->ncols; i++) {
+        sl_my_col_t *c = &bt->cols[i];
+        if (!bt->has_signedness && n->unsig[i])
+            c->flags |= SL_MY_F_UNSIGNED;
+        if (!bt->has_charsets && c->cs == SL_MY_CS_UNKNOWN)
+            c->cs = n->cs[i];
+        if ((c->type == SL_MY_ENUM || c->type == SL_MY_SET) && !c->vals && n->vals[i]) {
+            c->vals = n->vals[i];
+            c->nvals = n->nvals[i];
+        }
+    }
+}
+
 static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *err,
                              size_t errlen)
 {
@@ -702,6 +761,7 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
     my_tab_t *tb = find_tab(s, bt->table_id);
     if (tb && tb->sig == sig) {
         mark_json_columns(tb, bt);
+        fill_columns(s, tb, bt);
         return SL_OK;
     }
     if (tb)
@@ -719,6 +779,7 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
     }
     memset(tb, 0, sizeof(*tb));
     tb->table_id = bt->table_id;
+    tb->names_ix = -1;
     sl_table_t *t = sl_table_new(bt->db, NULL, bt->name);
     tb->excluded = !sl_config_table_wanted(&s->cfg->source, t->qualified);
     if (tb->excluded) {
@@ -726,10 +787,8 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
         tb->sig = sig;
         return SL_OK;
     }
-    find_json_columns(s, bt, tb);
-    mark_json_columns(tb, bt);
     my_names_t *names = NULL;
-    if (!bt->has_names) {
+    if (needs_schema(bt)) {
         sl_err_t rc = lookup_names(s, bt, t->qualified, &names, err, errlen);
         if (rc) {
             sl_table_free(t);
@@ -739,11 +798,17 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
         if (names->ncols != bt->ncols) {
             sl_warn(s->cfg->name,
                     "table %s: the binlog has %" PRIu32 " columns but information_schema "
-                    "lists %zu (it changed since); columns are named col_N (set "
-                    "binlog_row_metadata=FULL so the binlog carries the names)",
+                    "lists %zu (it changed since); columns are named col_N and their "
+                    "signedness, character sets and ENUM/SET members are unknown (set "
+                    "binlog_row_metadata=FULL so the binlog carries them)",
                     t->qualified, bt->ncols, names->ncols);
             names = NULL;
+        } else {
+            tb->names_ix = (long)(names - s->names);
+            fill_columns(s, tb, bt);
         }
+        if (bt->has_names)
+            names = NULL; /* the binlog's own names and key win */
     }
     const char **cnames = calloc(bt->ncols ? bt->ncols : 1, sizeof(char *));
     char *fallback = calloc(bt->ncols ? bt->ncols : 1, 24);
@@ -768,6 +833,8 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
                     key[i] = 1;
         }
     }
+    find_json_columns(s, bt, cnames, tb);
+    mark_json_columns(tb, bt);
     tb->table = mys_intern_table(s, bt->db, bt->name, bt->ncols, bt->cols, cnames, key);
     free(cnames);
     free(fallback);
@@ -1238,13 +1305,13 @@ static sl_err_t on_event(my_source_t *s, sl_binlog_event_t *ev, uint64_t start,
          */
         if (sl_binlog_decoder_flavor(s->dec) == SL_BINLOG_MARIADB && !s->in_tx) {
             s->ndoms = 0;
+            s->gtid_known = 1; /* unless gtid_state_set finds more domains than it keeps */
             for (uint32_t i = 0; i < ev->u.gtid_list.count; i++) {
                 uint32_t d, sv;
                 uint64_t q;
                 sl_binlog_gtid_list_get(ev, i, &d, &sv, &q);
                 gtid_state_set(s, d, sv, q);
             }
-            s->gtid_known = s->ndoms <= MAX_DOMAINS;
         }
         return SL_OK;
     case SL_BINLOG_K_QUERY:
@@ -1596,6 +1663,36 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
     return SL_OK;
 }
 
+/* The server's own collation ids into the decoder: MariaDB numbers collations of its own
+ * from 256 up (latin1_swedish_nopad_ci is 1032, the uca1400 ones 2048 and more), which no
+ * built-in table can follow. MariaDB 10.10+ lists every id in
+ * COLLATION_CHARACTER_SET_APPLICABILITY (COLLATIONS has NULL for some); others in
+ * COLLATIONS. Best effort: without it, ids from 256 up are taken as UTF-8. */
+static void load_collations(my_source_t *s)
+{
+    static const char *const q[] = {
+        "SELECT ID, CHARACTER_SET_NAME FROM "
+        "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY WHERE ID IS NOT NULL",
+        "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT "
+        "NULL",
+    };
+    char err[256];
+    sl_err_t rc;
+    MYSQL_RES *r = NULL;
+    for (size_t i = 0; i < 2 && !r; i++)
+        r = mys_query(s->sql, q[i], &rc, err, sizeof(err));
+    if (!r) {
+        sl_debug(s->cfg->name, "the server's collation ids are unknown: %s", err);
+        return;
+    }
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r)))
+        if (row[0] && row[1])
+            sl_binlog_decoder_set_collation(s->dec, (uint32_t)strtoul(row[0], NULL, 10),
+                                            sl_my_charset_by_name(row[1]));
+    mysql_free_result(r);
+}
+
 static sl_err_t my_run(void *ctx, char *err, size_t errlen)
 {
     my_source_t *s = ctx;
@@ -1609,6 +1706,7 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
     if ((rc = my_vars(s->sql, &v, err, errlen)) ||
         (rc = verify_server(s, &v, err, errlen)))
         goto out;
+    load_collations(s);
     int first = !s->has_last && !sl_pipe_resume(s->pipe) && !s->have_origin;
     sl_pos_t from;
     char gtid[GTID_TEXT];
@@ -1854,10 +1952,13 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
         report(out, 1, "binlog_row_metadata=FULL");
     else
         report(out, 1,
-               "binlog_row_metadata=%s: column names and keys are read from "
-               "information_schema instead (as of now, not as of the event); SET GLOBAL "
-               "binlog_row_metadata=FULL to have them in the binlog",
-               v.row_metadata[0] ? v.row_metadata : "(not supported by this server)");
+               "binlog_row_metadata=%s: column names and keys, ENUM/SET members%s are read "
+               "from information_schema instead (as of now, not as of the event); SET "
+               "GLOBAL binlog_row_metadata=FULL to have them in the binlog",
+               v.row_metadata[0] ? v.row_metadata : "(not supported by this server)",
+               strcasecmp(v.row_metadata, "MINIMAL") == 0
+                   ? ""
+                   : ", signedness and character sets");
     const char *qoff = c->include_query ? query_logging_off(&v) : NULL;
     if (c->include_query) {
         failed |= qoff != NULL;

@@ -420,9 +420,10 @@ static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 static const uint32_t pow10_9[10] = {1,      10,      100,      1000,      10000,
                                      100000, 1000000, 10000000, 100000000, 1000000000};
 
+/* Scale up to 38: MySQL allows 30, MariaDB (since 10.2.1) 38; precision is 65 in both. */
 size_t sl_my_decimal_size(int precision, int scale)
 {
-    if (precision < 1 || precision > 65 || scale < 0 || scale > 30 || scale > precision)
+    if (precision < 1 || precision > 65 || scale < 0 || scale > 38 || scale > precision)
         return 0;
     int intg = precision - scale;
     return (size_t)(intg / 9 * 4 + dig2bytes[intg % 9] + scale / 9 * 4 +
@@ -438,7 +439,7 @@ sl_err_t sl_my_decimal_to_text(const uint8_t *p, size_t n, int precision, int sc
                           "DECIMAL(%d,%d) is not a valid decimal type", precision, scale);
     if (size > n)
         return short_value("DECIMAL", size, n, err, errlen);
-    uint8_t b[64]; /* at most 7*4+4 + 3*4+4 = 48 bytes for DECIMAL(65,30) */
+    uint8_t b[64]; /* at most 65 digits: 32 bytes (DECIMAL(65,30) takes 30) */
     memcpy(b, p, size);
     uint8_t mask = (b[0] & 0x80) ? 0 : 0xff; /* sign bit clear = negative */
     int neg = mask != 0;
@@ -449,7 +450,7 @@ sl_err_t sl_my_decimal_to_text(const uint8_t *p, size_t n, int precision, int sc
     int intg = precision - scale;
     int intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
     /* text[1] is room for a sign before a lone '0'; integer digits from text[2] on */
-    char text[2 + 65 + 1 + 30];
+    char text[2 + 65 + 1]; /* intg + scale <= 65 digits */
     size_t ni = 2, pos = 0;
     for (int g = -1; g < intg0; g++) {
         int k = g < 0 ? intg0x : 9;

@@ -107,4 +107,14 @@ for i in $(seq 1 200); do grep -q '"snapshot":null' "$WORK/var/bookmarks/shop.js
 sluice_stop || fail "sluice did not stop cleanly"
 grep -q "shop.gone no longer exists; it is skipped" "$WORK/sluice.log" || fail "the dropped table was not skipped"
 grep -q '"snapshot":null' "$WORK/var/bookmarks/shop.json" || fail "the snapshot did not end"
+note "more GTID domains than a bookmark keeps: no GTID state in it, never an older one"
+sluice_start "$WORK/shop.yaml"
+for ((d = 1; d <= 40; d++)); do
+    echo "SET SESSION gtid_domain_id = $d; INSERT INTO t VALUES ($((100 + d)), 'domain $d');"
+done | my shop
+my shop -e "INSERT INTO t VALUES (200, 'after the domains')"
+wait_for_output '"v":"after the domains"' 30
+sluice_stop || fail "sluice did not stop cleanly"
+bm=$("$SLUICE_BIN" offsets show -c "$WORK/shop.yaml" --connector shop)
+[[ "$bm" != *'"gtid_set"'* ]] || fail "the bookmark claims a GTID state it cannot hold: $bm"
 echo "PASS: bad MariaDB settings and a purged bookmark are refused with a clear sentence"

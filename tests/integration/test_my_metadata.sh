@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# sluice integration: a MariaDB with binlog_row_metadata=MINIMAL (no column names or keys in
-# TABLE_MAP): names and keys come from information_schema, re-read after DDL.
+# sluice integration: a MariaDB with binlog_row_metadata=MINIMAL (no column names, keys or
+# ENUM/SET members in TABLE_MAP), then NO_LOG (no signedness or character sets either): what
+# is missing comes from information_schema, re-read after DDL.
 source "$(dirname "$0")/lib.sh"
 my_start --binlog-row-metadata=MINIMAL
 my shop -e "CREATE TABLE t (id int PRIMARY KEY, v varchar(20), n int unsigned)"
 write_my_config "$WORK/shop.yaml"
 "$SLUICE_BIN" check -c "$WORK/shop.yaml" >"$WORK/check.out" || { cat "$WORK/check.out"; fail "check failed"; }
-grep -q 'ok:   binlog_row_metadata=MINIMAL: column names and keys are read from information_schema' \
+grep -q 'ok:   binlog_row_metadata=MINIMAL: column names and keys, ENUM/SET members are read from information_schema' \
     "$WORK/check.out" || { cat "$WORK/check.out"; fail "check does not explain the fallback"; }
 sluice_start "$WORK/shop.yaml"
 wait_for_bookmark
@@ -64,4 +65,48 @@ sluice_stop || fail "sluice did not stop cleanly"
 grep -q 'source.include_query is on, but the server does not log statements' "$WORK/sluice.log" \
     || { cat "$WORK/sluice.log"; fail "run does not warn"; }
 my -e "SET GLOBAL binlog_annotate_row_events = ON"
-echo "PASS: column names and keys from information_schema; source.query"
+
+note "MINIMAL leaves out ENUM/SET members, NO_LOG signedness and character sets too, and"
+note "MariaDB's own collation ids (1032: latin1_swedish_nopad_ci) come from the server:"
+note "information_schema fills them in, so the values equal SELECT's"
+my shop <<'SQL'
+CREATE TABLE typed (id int PRIMARY KEY, tu tinyint unsigned, iu int unsigned,
+  bu bigint unsigned, bs bigint, e enum('red','green','blue'), st set('a','b','c'),
+  lat varchar(20) CHARACTER SET latin1, ch char(4), bn binary(4), vb varbinary(8), bl blob,
+  tx text, j json, d38 decimal(65,38),
+  np varchar(10) CHARACTER SET latin1 COLLATE latin1_swedish_nopad_ci);
+SQL
+write_my_config "$WORK/shop.yaml"
+: >"$WORK/sluice.log"
+sluice_start "$WORK/shop.yaml"
+my shop <<'SQL'
+INSERT INTO typed VALUES (1, 255, 4294967295, 18446744073709551615, -1, 'blue', 'a,c',
+  'café é€', 'ab', 'ab', x'00ff', x'deadbeef', 'text é', '{"k": [1, "é"]}',
+  '-123456789012345678901234567.12345678901234567890123456789012345678', 'nopad é');
+SQL
+my -e "SET GLOBAL binlog_row_metadata = NO_LOG"
+"$SLUICE_BIN" check -c "$WORK/shop.yaml" | grep -q 'ok:   binlog_row_metadata=NO_LOG: column names and keys, ENUM/SET members, signedness and character sets are read from information_schema' \
+    || fail "check does not explain the NO_LOG fallback"
+my shop <<'SQL'
+INSERT INTO typed VALUES (2, 200, 3000000000, 18446744073709551614, -9223372036854775808,
+  'green', 'b', 'ÿ€', 'cd', x'01', x'', x'00', '', '[]', 0.5, '€'),
+  (3, 0, 0, 0, 0, 'red', '', '', '', x'', x'ff', x'', 'x', 'null', NULL, NULL);
+UPDATE typed SET bu = 9223372036854775808, e = 'red', lat = 'é' WHERE id = 1;
+DELETE FROM typed WHERE id = 3;
+SQL
+# FULL metadata names collation 1032 and nothing is read from information_schema
+my -e "SET GLOBAL binlog_row_metadata = FULL"
+my shop -e "INSERT INTO typed (id, np, tx) VALUES (4, 'full é€', 'marker')"
+my -e "SET GLOBAL binlog_row_metadata = MINIMAL"
+wait_for_output '"tx":"marker"' 60
+sluice_stop || fail "sluice did not stop cleanly"
+python3 "$SLUICE_SOURCE_DIR/tests/integration/reconstruct.py" "$WORK/out" "$WORK/rebuilt" \
+    >"$WORK/stats.json"
+compare_my_tables "$WORK/rebuilt" shop.typed
+[ -n "$(first_event "$WORK/out/shop.shop.typed" '"bu":18446744073709551614,')" ] \
+    || fail "NO_LOG: an unsigned maximum is not read as unsigned"
+[ -n "$(first_event "$WORK/out/shop.shop.typed" '"e":"green","st":"b"')" ] \
+    || fail "NO_LOG: ENUM/SET members are not read"
+grep -q '"bigint unsigned"' "$WORK/out/_schemas/shop.typed/v1.json" \
+    || { cat "$WORK/out/_schemas/shop.typed/v1.json"; fail "the schema does not say unsigned"; }
+echo "PASS: names, keys, signedness, character sets and members from information_schema; source.query"

@@ -1012,6 +1012,8 @@ static void test_mysql8_events(void **state)
     sl_binlog_decoder_set_collation(s.d, 3000, SL_MY_CS_LATIN1);
     sl_binlog_decoder_set_collation(s.d, 3001, SL_MY_CS_UTF8);
     sl_binlog_decoder_set_collation(s.d, 3000, SL_MY_CS_UCS2); /* replaces */
+    sl_binlog_decoder_set_collation(s.d, 2999, SL_MY_CS_UTF32); /* lower ids come later */
+    sl_binlog_decoder_set_collation(s.d, 300, SL_MY_CS_LATIN1);
     sl_buf_reset(&s.b);
     at = ev_begin(&s.b, SL_BINLOG_TABLE_MAP, 0);
     put_le(&s.b, 12, 6);

@@ -305,6 +305,11 @@ static void test_decimal(void **state)
         {"10000000000000000000000000000000000000000000000000000000000000000", 65, 0,
          "10000000000000000000000000000000000000000000000000000000000000000"},
         {"-0.5", 1, 1, "-0.5"},
+        /* MariaDB's widest scale */
+        {"-123456789012345678901234567.12345678901234567890123456789012345678", 65, 38,
+         "-123456789012345678901234567.12345678901234567890123456789012345678"},
+        {"0.00000000000000000000000000000000000001", 38, 38,
+         "0.00000000000000000000000000000000000001"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         dec_encode(&b, cases[i].in, cases[i].p, cases[i].s);
@@ -321,6 +326,9 @@ static void test_decimal(void **state)
     uint16_t meta;
     uint8_t m[2] = {66, 0};
     assert_int_equal(sl_my_parse_meta(SL_MY_NEWDECIMAL, m, &rt, &meta, err, sizeof(err)),
+                     SL_ERR_PROTOCOL);
+    uint8_t m39[2] = {65, 39};
+    assert_int_equal(sl_my_parse_meta(SL_MY_NEWDECIMAL, m39, &rt, &meta, err, sizeof(err)),
                      SL_ERR_PROTOCOL);
     sl_buf_free(&b);
 }
