@@ -57,6 +57,17 @@ static inline void sl_buf_putc(sl_buf_t *b, char c)
     b->data[b->len++] = c;
     b->data[b->len] = 0;
 }
+/* The value of one hex digit (either case), -1 for any other byte. */
+static inline int sl_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 void sl_buf_printf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_buf_put_i64(sl_buf_t *b, int64_t v);
 void sl_buf_put_u64(sl_buf_t *b, uint64_t v);

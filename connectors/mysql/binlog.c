@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include "connectors/mysql/binlog.h"
+#include "connectors/mysql/gtidset.h"
 
 #define TABLE_CACHE_MAX                                                                  \
     1024                 /* entries kept before a transaction start clears the cache */
@@ -1157,47 +1158,20 @@ void sl_binlog_gtid_format(const sl_binlog_event_t *ev, sl_buf_t *out)
     }
 }
 
-/* PREVIOUS_GTIDS body (Previous_gtids_event / Gtid_set::encode): n_sids (8), then per
- * sid: uuid (16), n_intervals (8), intervals of [start, end) as 8-byte pairs. */
+/* PREVIOUS_GTIDS body (Previous_gtids_event / Gtid_set::encode): the binary GTID set
+ * form, see gtidset.h. */
 sl_err_t sl_binlog_gtid_set_format(const uint8_t *p, size_t len, sl_buf_t *out, char *err,
                                    size_t errlen)
 {
-    cur_t c = {p, p, len, 0};
-    uint64_t nsids = c_int(&c, 8);
-    if (c.bad || nsids > c.n / 24)
-        return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
-                          "PREVIOUS_GTIDS: %llu SIDs do not fit in %zu bytes",
-                          (unsigned long long)nsids, len);
-    for (uint64_t i = 0; i < nsids; i++) {
-        const uint8_t *sid = c_bytes(&c, 16);
-        uint64_t nint = c_int(&c, 8);
-        if (c.bad || nint > c.n / 16)
-            return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
-                              "PREVIOUS_GTIDS: SID %llu has intervals past the event",
-                              (unsigned long long)i + 1);
-        if (out) {
-            if (i)
-                sl_buf_putc(out, ',');
-            put_uuid(out, sid);
-        }
-        for (uint64_t k = 0; k < nint; k++) {
-            uint64_t s = c_int(&c, 8), e = c_int(&c, 8);
-            if (s == 0 || e <= s)
-                return sl_err_set(
-                    err, errlen, SL_ERR_PROTOCOL,
-                    "PREVIOUS_GTIDS: interval [%llu, %llu) is empty or invalid",
-                    (unsigned long long)s, (unsigned long long)e);
-            if (out) {
-                sl_buf_putc(out, ':');
-                sl_buf_put_u64(out, s);
-                if (e - 1 != s) {
-                    sl_buf_putc(out, '-');
-                    sl_buf_put_u64(out, e - 1);
-                }
-            }
-        }
-    }
-    return SL_OK;
+    sl_gtid_set_t set = SL_GTID_SET_INIT;
+    char why[200];
+    sl_err_t rc = sl_gtid_set_decode(&set, p, len, why, sizeof(why));
+    if (rc)
+        rc = sl_err_set(err, errlen, rc, "PREVIOUS_GTIDS: %s", why);
+    else if (out)
+        sl_gtid_set_format(&set, out);
+    sl_gtid_set_free(&set);
+    return rc;
 }
 
 void sl_binlog_gtid_list_get(const sl_binlog_event_t *ev, uint32_t i, uint32_t *domain,

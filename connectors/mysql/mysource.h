@@ -12,6 +12,7 @@
 #include "core/pipeline.h"
 #include "core/snapshot.h"
 #include "connectors/mysql/binlog.h"
+#include "connectors/mysql/gtidset.h"
 #include "connectors/mysql/mytypes.h"
 
 #define OFFSET_BITS 40
@@ -95,6 +96,9 @@ typedef struct my_source {
     int64_t commit_ts_ms;
     int pending_dom;
     my_domain_t pending;
+    int my_pending;      /* MySQL: the transaction's GTID, added to mygtid at its commit */
+    uint8_t my_sid[16];
+    uint64_t my_gno;
 
     int renew;                  /* when_needed: the bookmark's binlog is gone, start anew */
     int by_gtid;                /* this session started from a GTID state ... */
@@ -105,10 +109,16 @@ typedef struct my_source {
     int has_last;
     sl_pos_t last; /* last position handed to the pipeline */
 
-    /* MariaDB GTID state after the last finished transaction */
+    /* GTID state after the last finished transaction: MariaDB's domains, or MySQL's
+     * executed set (mygtid) */
     int gtid_known;
     my_domain_t doms[MAX_DOMAINS];
     size_t ndoms;
+    sl_gtid_set_t mygtid;
+    sl_buf_t gtid_text;   /* scratch: mygtid as text for the ring */
+    sl_buf_t origin_gtid; /* MySQL: Executed_Gtid_Set where the first session started */
+    int is_maria;         /* the server is MariaDB (from its version) */
+    int mysql_gtids;      /* MySQL with gtid_mode=ON: mygtid is kept */
 
     int64_t last_headroom_ms; /* when the retention gauges were last published */
     uint32_t headroom_seq;    /* and for which bookmark file */

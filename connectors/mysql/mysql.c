@@ -161,6 +161,31 @@ static void my_bookmark_render(void *ctx, const sl_pos_t *pos, sl_buf_t *out)
     }
 }
 
+/* A bookmark's gtid_set: a MariaDB state ("0-1-100,1-2-5", "" for none) or a MySQL set. */
+static int gtid_text_valid(const char *t)
+{
+    if (strchr(t, ':')) {
+        sl_gtid_set_t set = SL_GTID_SET_INIT;
+        char ignored[200];
+        int ok = sl_gtid_set_parse(&set, t, ignored, sizeof(ignored)) == SL_OK;
+        sl_gtid_set_free(&set);
+        return ok;
+    }
+    while (*t) {
+        unsigned long d, sv;
+        unsigned long long q;
+        int used = 0;
+        if (sscanf(t, "%lu-%lu-%llu%n", &d, &sv, &q, &used) != 3 || t[0] == '-')
+            return 0;
+        t += used;
+        if (*t == ',' && t[1])
+            t++;
+        else if (*t)
+            return 0;
+    }
+    return 1;
+}
+
 static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, char *err,
                                   size_t errlen)
 {
@@ -171,7 +196,8 @@ static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, c
     json_t *jpos = json_object_get(root, "pos");
     json_t *jtx = json_object_get(root, "tx_pos");
     json_t *row = json_object_get(root, "row");
-    const char *gtid = json_string_value(json_object_get(root, "gtid_set"));
+    json_t *jgtid = json_object_get(root, "gtid_set");
+    const char *gtid = json_string_value(jgtid);
     char base[BASE_LEN];
     uint32_t seq = 0;
     memset(pos, 0, sizeof(*pos));
@@ -211,6 +237,12 @@ static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, c
     } else {
         rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
                         "the bookmark's \"row\" must be \"done\" or a row number");
+        goto out;
+    }
+    if ((jgtid && !gtid) || (gtid && !gtid_text_valid(gtid))) {
+        rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
+                        "the bookmark's \"gtid_set\" is neither a MariaDB GTID state "
+                        "(\"0-1-100,1-2-5\") nor a MySQL GTID set (\"uuid:1-100\")");
         goto out;
     }
     /* a finished position sorts at most at pos - 2: a snapshot chunk placed at pos takes
@@ -336,7 +368,13 @@ static void ring_push(my_source_t *s, uint64_t major)
 {
     char text[GTID_TEXT] = "";
     int known = s->gtid_known;
-    if (known) {
+    if (known && !s->is_maria) {
+        sl_buf_reset(&s->gtid_text);
+        sl_gtid_set_format(&s->mygtid, &s->gtid_text);
+        known = s->gtid_text.len < sizeof(text);
+        if (known && s->gtid_text.len)
+            memcpy(text, s->gtid_text.data, s->gtid_text.len + 1);
+    } else if (known) {
         gtid_state_format(s, text, sizeof(text));
         known = text[0] || !s->ndoms;
     }
@@ -454,6 +492,7 @@ typedef struct my_vars {
         value_options[32];
     char checksum[16], version[64], server_id[16];
     char annotate[8], rows_query[8]; /* MariaDB's and MySQL's statement-in-binlog switch */
+    char gtid_mode[24];              /* MySQL: ON when every transaction has a GTID */
 } my_vars_t;
 
 static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
@@ -465,7 +504,7 @@ static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
                             "'binlog_format', 'binlog_row_image', 'binlog_row_metadata', "
                             "'binlog_row_value_options', 'binlog_checksum', 'version', "
                             "'server_id', 'binlog_annotate_row_events', "
-                            "'binlog_rows_query_log_events')",
+                            "'binlog_rows_query_log_events', 'gtid_mode')",
                             &rc, err, errlen);
     if (!r)
         return rc ? rc : SL_ERR_SOURCE;
@@ -485,6 +524,7 @@ static sl_err_t my_vars(MYSQL *m, my_vars_t *v, char *err, size_t errlen)
         VAR("server_id", server_id)
         VAR("binlog_annotate_row_events", annotate)
         VAR("binlog_rows_query_log_events", rows_query)
+        VAR("gtid_mode", gtid_mode)
 #undef VAR
     }
     mysql_free_result(r);
@@ -873,6 +913,7 @@ static void begin_tx(my_source_t *s, const sl_binlog_event_t *ev, uint64_t start
     s->server_id = ev->h.server_id;
     s->have_gtid = 0;
     s->pending_dom = 0;
+    s->my_pending = 0;
     sl_buf_reset(&s->gtid);
     sl_buf_reset(&s->txid);
 }
@@ -918,6 +959,9 @@ static void end_tx(my_source_t *s, uint64_t end)
     if (s->pending_dom)
         gtid_state_set(s, s->pending.domain, s->pending.server, s->pending.seq);
     s->pending_dom = 0;
+    if (s->my_pending && sl_gtid_set_add(&s->mygtid, s->my_sid, s->my_gno) != 0)
+        s->gtid_known = 0;
+    s->my_pending = 0;
     progress(s, s->tx_major, end);
 }
 
@@ -1167,6 +1211,18 @@ static sl_err_t on_query(my_source_t *s, const sl_binlog_event_t *ev, uint64_t s
                 begin_tx(s, ev, start);
             s->tx_explicit = 1;
         } else if (!sql_word(&w, end, "END")) {
+            const char *r = q;
+            if (sql_word(&r, end, "ROLLBACK")) {
+                /* the server binlogs an XA transaction's rows at its PREPARE, and so
+                 * they were delivered then; say so, rather than stay silent */
+                const char *x = sql_start(r, end);
+                sl_warn(s->cfg->name,
+                        "XA ROLLBACK %.*s at %s:%" PRIu64 ": its rows were delivered when "
+                        "it was prepared (the binlog carries them at XA PREPARE) and are "
+                        "now undone on the server; consumers that applied them must undo "
+                        "them too",
+                        (int)(end - x > 200 ? 200 : end - x), x, s->file, start);
+            }
             if (!s->in_tx)
                 begin_tx(s, ev, start);
             end_tx(s, end_off);
@@ -1298,7 +1354,32 @@ static sl_err_t on_event(my_source_t *s, sl_binlog_event_t *ev, uint64_t start,
         begin_tx(s, ev, start);
         sl_binlog_gtid_format(ev, &s->gtid);
         s->have_gtid = ev->h.type == SL_BINLOG_GTID;
+        if (s->have_gtid) {
+            s->my_pending = 1;
+            memcpy(s->my_sid, ev->u.gtid.sid, 16);
+            s->my_gno = ev->u.gtid.gno;
+        }
         set_txid(s);
+        return SL_OK;
+    case SL_BINLOG_K_PREVIOUS_GTIDS:
+        /* MySQL: the set executed before this file. Known already, ours can only be
+         * larger (after COM_BINLOG_DUMP_GTID the server sends the PREVIOUS_GTIDS of the
+         * file it starts in, and then skips what our set has): add it. Else it is the
+         * state from here on. */
+        if (!s->in_tx && s->mysql_gtids) {
+            char why[200];
+            sl_gtid_set_t prev = SL_GTID_SET_INIT;
+            if (sl_gtid_set_decode(&prev, ev->u.raw.p, ev->u.raw.len, why, sizeof(why)) !=
+                SL_OK) {
+                s->gtid_known = 0;
+            } else {
+                if (!s->gtid_known)
+                    sl_gtid_set_clear(&s->mygtid);
+                sl_gtid_set_merge(&s->mygtid, &prev);
+                s->gtid_known = 1;
+            }
+            sl_gtid_set_free(&prev);
+        }
         return SL_OK;
     case SL_BINLOG_K_GTID_LIST:
         /* the state at the start of a file: what we track, or the truth when we did not
@@ -1473,10 +1554,25 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
 }
 
 /* Can the server still serve everything after GTID state `gtid`? Compares it with the
- * state at the start of the oldest binlog file. */
-static int gtid_servable(MYSQL *m, const char *oldest, const char *gtid, char *start,
-                         size_t n)
+ * state at the start of the oldest binlog file (MariaDB), or asks whether every purged
+ * transaction is in the set (MySQL: GTID_SUBSET of gtid_purged; start gets gtid_purged). */
+static int gtid_servable(my_source_t *s, MYSQL *m, const char *oldest, const char *gtid,
+                         char *start, size_t n)
 {
+    if (!s->is_maria) {
+        char ignored[256], yes[8];
+        sl_buf_t q = SL_BUF_INIT;
+        sl_buf_puts(&q, "SELECT GTID_SUBSET(@@GLOBAL.gtid_purged, ");
+        mys_quote(m, gtid, &q);
+        sl_buf_puts(&q, ")");
+        int ok = mys_value(m, q.data, yes, sizeof(yes), ignored, sizeof(ignored)) == SL_OK &&
+                 strcmp(yes, "1") == 0;
+        sl_buf_free(&q);
+        if (mys_value(m, "SELECT @@GLOBAL.gtid_purged", start, n, ignored,
+                      sizeof(ignored)) != SL_OK)
+            start[0] = 0;
+        return ok;
+    }
     char q[600], ignored[256];
     sl_buf_t esc = SL_BUF_INIT;
     mys_quote(m, oldest, &esc);
@@ -1579,6 +1675,10 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
     }
     snprintf(file, n, "%s", row[0]);
     *off = strtoull(row[1], NULL, 10);
+    /* MySQL's fifth column, Executed_Gtid_Set: the GTID state at this position */
+    sl_buf_reset(&s->origin_gtid);
+    if (mysql_num_fields(r) >= 5 && row[4])
+        sl_buf_puts(&s->origin_gtid, row[4]);
     mysql_free_result(r);
     char base[BASE_LEN];
     uint32_t seq;
@@ -1595,7 +1695,33 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
     return SL_OK;
 }
 
-/* Start COM_BINLOG_DUMP at file:off, or (gtid not NULL, MariaDB) after the GTID state. */
+/* MySQL: COM_BINLOG_DUMP_GTID, the stream of every transaction not in the set gtid
+ * (MySQL's rpl_source.cc com_binlog_dump_gtid). The client library opens only
+ * COM_BINLOG_DUMP, so the command goes out through the connection's own command call and
+ * the stream is then read with mariadb_rpl_fetch as usual; the one thing the library would
+ * have learned on its own is whether events carry a checksum. */
+static sl_err_t dump_gtid(my_source_t *s, const char *gtid, uint32_t server_id,
+                          const my_vars_t *v, char *err, size_t errlen)
+{
+    char why[256];
+    sl_err_t rc = sl_gtid_set_parse(&s->mygtid, gtid, why, sizeof(why));
+    if (rc)
+        return sl_err_set(err, errlen, SL_ERR_CORRUPT, "the bookmark's GTID set: %s", why);
+    sl_buf_t pkt = SL_BUF_INIT;
+    sl_gtid_dump_payload(&s->mygtid, server_id, &pkt);
+    int failed = s->repl->methods->db_command(s->repl,
+                                               (enum enum_server_command)SL_COM_BINLOG_DUMP_GTID,
+                                               pkt.data, pkt.len, 1, NULL);
+    sl_buf_free(&pkt);
+    if (failed)
+        return mys_error(s->repl, err, errlen, "COM_BINLOG_DUMP_GTID failed");
+    s->rpl->use_checksum = strcasecmp(v->checksum, "CRC32") == 0;
+    s->rpl->server_type = RPL_SERVER_MYSQL;
+    return SL_OK;
+}
+
+/* Start COM_BINLOG_DUMP at file:off, or (gtid not NULL) after the GTID state: MariaDB's
+ * @slave_connect_state, MySQL's COM_BINLOG_DUMP_GTID. */
 static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
                             const char *gtid, const my_vars_t *v, char *err,
                             size_t errlen)
@@ -1614,7 +1740,7 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
              hb * INT64_C(1000000));
     if ((rc = mys_exec(s->repl, sql, err, errlen)))
         return rc;
-    if (gtid) {
+    if (gtid && s->is_maria) {
         /* MariaDB GTID mode: the server ignores the file name and position and starts
          * after this state (the protocol still wants position 4) */
         sl_buf_t q = SL_BUF_INIT;
@@ -1645,7 +1771,12 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
                                  : 0))
         return sl_err_set(err, errlen, SL_ERR_SOURCE, "cannot set binlog options: %s",
                           mariadb_rpl_error(s->rpl));
-    if (mariadb_rpl_open(s->rpl)) {
+    if (gtid && !s->is_maria) {
+        if ((rc = dump_gtid(s, gtid, server_id, v, err, errlen)))
+            return rc;
+        file = "";
+        off = 4;
+    } else if (mariadb_rpl_open(s->rpl)) {
         if (mysql_errno(s->repl))
             return mys_error(s->repl, err, errlen, "COM_BINLOG_DUMP failed");
         return sl_err_set(err, errlen, SL_ERR_RETRY, "COM_BINLOG_DUMP failed: %s",
@@ -1719,11 +1850,24 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
              binlog_present(s->sql, file, &present, oldest, sizeof(oldest), err, errlen)))
         goto out;
     char oldest_state[512] = "";
-    int have_gtid = !present && strcasestr(v.version, "MariaDB") &&
+    s->is_maria = strcasestr(v.version, "MariaDB") != NULL;
+    s->mysql_gtids = !s->is_maria && strcasecmp(v.gtid_mode, "ON") == 0;
+    int have_gtid = !present && (s->is_maria || s->mysql_gtids) &&
                     from.index == SL_POS_DONE && gtid_for(s, &from, gtid);
     int renew = !present && s->cfg->source.snapshot == SL_SNAP_WHEN_NEEDED && !s->has_last;
-    if (have_gtid && !gtid_servable(s->sql, oldest, gtid, oldest_state, sizeof(oldest_state)))
+    if (have_gtid &&
+        !gtid_servable(s, s->sql, oldest, gtid, oldest_state, sizeof(oldest_state)))
         have_gtid = renew ? 0 : -1; /* the changes after the bookmark are purged */
+    if (have_gtid < 0 && !s->is_maria) {
+        rc = sl_err_set(err, errlen, SL_ERR_SOURCE,
+                        "binlog file %s (the bookmark's position %s:%" PRIu64
+                        ") is no longer on the server, and the server has purged "
+                        "transactions (gtid_purged %s) that are not in the bookmark's GTID "
+                        "set %s: they cannot be read; take a new snapshot ('sluice offsets "
+                        "reset', then run)",
+                        file, file, off, oldest_state[0] ? oldest_state : "unknown", gtid);
+        goto out;
+    }
     if (have_gtid < 0) {
         rc = sl_err_set(err, errlen, SL_ERR_SOURCE,
                         "binlog file %s (the bookmark's position %s:%" PRIu64
@@ -1767,9 +1911,24 @@ static sl_err_t my_run(void *ctx, char *err, size_t errlen)
                         file, file, off, oldest[0] ? oldest : "none");
         goto out;
     }
-    if (by_gtid) {
+    if (!s->is_maria) {
+        /* MySQL's executed set at the start: the bookmark's (by_gtid: the one resumed
+         * from), the server's at a first start, else unknown until the next binlog file's
+         * PREVIOUS_GTIDS */
+        char ignored[256];
+        if (!s->mysql_gtids)
+            s->gtid_known = 0; /* gtid_mode is not ON: transactions may have none */
+        else if (by_gtid || (!first && gtid_for(s, &from, gtid)))
+            s->gtid_known =
+                sl_gtid_set_parse(&s->mygtid, gtid, ignored, sizeof(ignored)) == SL_OK;
+        else if (first && s->origin_gtid.data)
+            s->gtid_known = sl_gtid_set_parse(&s->mygtid, s->origin_gtid.data, ignored,
+                                              sizeof(ignored)) == SL_OK;
+        else
+            s->gtid_known = 0;
+    } else if (by_gtid) {
         s->gtid_known = gtid_state_parse(s, gtid) == 0;
-    } else if (strcasestr(v.version, "MariaDB")) {
+    } else {
         /* the GTID state at the start position, kept per commit for the bookmark */
         char q[BASE_LEN + 80], state[1024];
         sl_buf_t esc = SL_BUF_INIT;
@@ -1855,6 +2014,9 @@ static void my_destroy(void *ctx)
     sl_buf_free(&s->query_json);
     sl_buf_free(&s->txid);
     sl_buf_free(&s->gtid);
+    sl_gtid_set_free(&s->mygtid);
+    sl_buf_free(&s->gtid_text);
+    sl_buf_free(&s->origin_gtid);
     forget_tables(s);
     free(s->tabs);
     free(s->names);
@@ -1931,6 +2093,7 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
         return rc;
     }
     int maria = strcasestr(v.version, "MariaDB") != NULL;
+    s->is_maria = maria;
     report(out, 1, "connected to %s %s at %s:%d as %s", maria ? "MariaDB" : "MySQL",
            v.version, c->host, c->port, c->user);
 
@@ -2098,13 +2261,16 @@ static sl_err_t my_check(void *ctx, sl_buf_t *out, char *err, size_t errlen)
         } else if (present) {
             report(out, 1, "bookmark %s:%" PRIu64 " is still on the server", file,
                    pos_resume_offset(resume));
-        } else if (maria && resume->index == SL_POS_DONE && gtid_for(s, resume, gtid) &&
-                   gtid_servable(s->sql, oldest, gtid, start, sizeof(start))) {
+        } else if ((maria || strcasecmp(v.gtid_mode, "ON") == 0) &&
+                   resume->index == SL_POS_DONE && gtid_for(s, resume, gtid) &&
+                   gtid_servable(s, s->sql, oldest, gtid, start, sizeof(start))) {
             report(out, 1,
                    "bookmark %s:%" PRIu64 ": the file was purged, but nothing after the "
-                   "bookmark's GTID state %s was (the oldest file %s starts at %s); run "
-                   "resumes from the GTID state",
-                   file, pos_resume_offset(resume), gtid, oldest, start);
+                   "bookmark's GTID state %s was (%s %s%s%s); run resumes from the GTID "
+                   "state",
+                   file, pos_resume_offset(resume), gtid,
+                   maria ? "the oldest file" : "gtid_purged is", maria ? oldest : start,
+                   maria ? " starts at " : "", maria ? start : "");
         } else {
             failed = 1;
             report(out, 0,

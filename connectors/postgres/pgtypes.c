@@ -399,17 +399,6 @@ static int valid_numeric(const char *s, size_t n)
 
 /* ---- bytea ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode byteaout text into dst (room for n bytes; dst may equal s: the output never
  * overtakes the input). Hex format "\x0a0b" is what bytea_output=hex gives; the older
  * escape format is accepted too so a server default of 'escape' still decodes. */
@@ -420,7 +409,7 @@ static const char *decode_bytea(const char *s, size_t n, char *dst, size_t *outl
         if ((n - 2) % 2)
             return "the hex digits come in an odd number";
         for (size_t i = 2; i < n; i += 2) {
-            int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+            int hi = sl_hex_value(s[i]), lo = sl_hex_value(s[i + 1]);
             if (hi < 0 || lo < 0)
                 return "a character after \\x is not a hex digit";
             dst[o++] = (char)(hi << 4 | lo);

@@ -13,6 +13,7 @@ missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v mariadb-binlog >/dev/null || missing+=(mariadb-client)
+command -v zstd >/dev/null || missing+=(zstd)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -124,9 +125,29 @@ YAML
     local n
     n=$(find "$dir/out" -name '*.jsonl' -exec cat {} + | wc -l)
     [ "$n" = "$ROWS" ] || fail "sluice wrote $n events, expected $ROWS"
+    [ "$1" = a ] && floors "$dir/out"
     # free the page cache it filled: on a VM, first-touch of never-used guest memory can
     # cost more system time than the copy itself, which is not sluice's (see BENCHMARKS.md)
     rm -rf "$dir/out"
+}
+
+# floors DIR: what this machine needs, with no decoding at all, to store the bytes sluice
+# wrote: the disk's own write rate (dd with O_DIRECT in 16 MiB blocks, then fsync: the
+# device's bandwidth, best of two), or compressing them first (zstd -1 on both cores;
+# sluice's own compression option is zstd). -> $WORK/floor: "bytes dd_s zstd_s"
+floors() {
+    local bytes dd_t t zs_t i
+    bytes=$(find "$1" -name '*.jsonl' -printf '%s\n' | awk '{ n += $1 } END { print n }')
+    sync
+    for i in 1 2; do
+        t=$( { /usr/bin/time -f %e dd if=/dev/zero of="$WORK/floor.bin" bs=16M \
+            count=$(( (bytes + 16777215) / 16777216 )) oflag=direct conv=fsync status=none; } 2>&1 )
+        rm -f "$WORK/floor.bin"
+        dd_t=$(printf '%s\n' ${dd_t:-} "$t" | sort -n | head -1)
+    done
+    zs_t=$( { find "$1" -name '*.jsonl' -exec cat {} + \
+        | /usr/bin/time -f %e zstd -q -1 -T2 -c >/dev/null; } 2>&1 )
+    echo "$bytes $dd_t $zs_t" >"$WORK/floor"
 }
 
 MB_ARGS=(--no-defaults --read-from-remote-server --host=127.0.0.1 --port="$MYPORT" --user=bench
@@ -187,13 +208,16 @@ run_sluice one
 read -r o_el o_us o_sy o_rss <"$WORK/sluice-one/time"
 echo "sluice, one transaction: $(cat "$WORK/sluice-one/time")" >&2
 
+read -r f_bytes f_dd f_zs <"$WORK/floor"
+echo "floors: $f_bytes bytes; dd oflag=direct $f_dd s; zstd -1 -T2 $f_zs s" >&2
 python3 - "$ROWS" "$m_el" "$m_us" "$m_sy" "$m_rss" "$z_el" "$z_us" "$z_sy" "$z_rss" \
     "$s_el" "$s_us" "$s_sy" "$s_rss" "$o_el" "$o_us" "$o_sy" "$o_rss" "$AGE" \
-    "$t_el" "$t_us" "$t_sy" "$t_rss" <<'PY'
+    "$t_el" "$t_us" "$t_sy" "$t_rss" "$f_bytes" "$f_dd" "$f_zs" <<'PY'
 import sys
 rows = int(sys.argv[1])
 age = sys.argv[18]
 m, z, s, o, t = (list(map(float, sys.argv[i:i + 4])) for i in (2, 6, 10, 14, 19))
+f_bytes, f_dd, f_zs = int(sys.argv[23]), float(sys.argv[24]), float(sys.argv[25])
 def line(name, v):
     return f"| {name} | {rows / v[0]:,.0f} | {v[0]:.2f} | {v[1] + v[2]:.2f} | {v[3] / 1024:.1f} |"
 print(f"MariaDB, {rows:,} inserts of 10 columns, 10k-row transactions, same binlog range "
@@ -210,4 +234,8 @@ print(f"sluice → stdout / mariadb-binlog rate: **{m[0] / t[0]:.2f}×**; "
       f"/ zongji: **{z[0] / t[0]:.2f}×**\n")
 print(f"One transaction of {rows:,} rows: sluice {rows / o[0]:,.0f} events/s, "
       f"peak RSS {o[3] / 1024:.1f} MB.")
+print(f"\nFloors for the {f_bytes / 1e6:,.0f} MB of envelopes sluice wrote, with no decoding: "
+      f"the disk writes them in {f_dd:.2f} s (`dd oflag=direct`), `zstd -1 -T2` compresses "
+      f"them in {f_zs:.2f} s; "
+      f"10x zongji's rate would be {z[0] / 10:.2f} s.")
 PY

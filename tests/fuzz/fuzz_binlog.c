@@ -4,11 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include "connectors/mysql/binlog.h"
+#include "connectors/mysql/gtidset.h"
 
 /* Mode byte:
  *   bit 0    verify CRC32 (off by default, so mutations reach the parsers behind it)
  *   bit 1    checksums announced before the first FORMAT_DESCRIPTION
+ *   bit 2    the rest is a MySQL GTID set: text (as in a bookmark), then binary
  *   bit 6    the rest is one column value: type, 2 metadata bytes, flags, charset, data
  *   bit 7    the rest is a binary JSON document */
 static void one_value(const uint8_t *p, size_t n, sl_arena_t *arena, sl_buf_t *tmp)
@@ -54,6 +57,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (mode & 0x80) {
         sl_my_json_to_text(data, size, &tmp, err, sizeof(err));
+        goto out;
+    }
+    if (mode & 0x04) {
+        /* text and binary forms; what parses must format and encode and read back */
+        sl_gtid_set_t set = SL_GTID_SET_INIT, back = SL_GTID_SET_INIT;
+        char *text = malloc(size + 1);
+        if (!text)
+            goto out;
+        memcpy(text, data, size);
+        text[size] = 0;
+        if (sl_gtid_set_parse(&set, text, err, sizeof(err)) == SL_OK) {
+            sl_gtid_set_format(&set, &tmp);
+            if (sl_gtid_set_parse(&back, tmp.data ? tmp.data : "", err, sizeof(err)) != SL_OK)
+                abort();
+        }
+        if (sl_gtid_set_decode(&set, data, size, err, sizeof(err)) == SL_OK) {
+            sl_buf_reset(&tmp);
+            sl_gtid_set_encode(&set, &tmp);
+            if (sl_gtid_set_decode(&back, (const uint8_t *)tmp.data, tmp.len, err,
+                                   sizeof(err)) != SL_OK)
+                abort();
+        }
+        free(text);
+        sl_gtid_set_free(&set);
+        sl_gtid_set_free(&back);
         goto out;
     }
     if (mode & 0x40) {

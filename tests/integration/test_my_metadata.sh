@@ -109,4 +109,22 @@ compare_my_tables "$WORK/rebuilt" shop.typed
     || fail "NO_LOG: ENUM/SET members are not read"
 grep -q '"bigint unsigned"' "$WORK/out/_schemas/shop.typed/v1.json" \
     || { cat "$WORK/out/_schemas/shop.typed/v1.json"; fail "the schema does not say unsigned"; }
-echo "PASS: names, keys, signedness, character sets and members from information_schema; source.query"
+note "XA: rows come at XA PREPARE (where the binlog has them); a later XA ROLLBACK is said"
+: >"$WORK/sluice.log"
+sluice_start "$WORK/shop.yaml"
+my shop <<'SQL'
+XA START 'kept'; INSERT INTO t VALUES (70, 'xa kept', 70, 'x'); XA END 'kept'; XA PREPARE 'kept';
+XA COMMIT 'kept';
+XA START 'undone'; INSERT INTO t VALUES (71, 'xa undone', 71, 'x'); XA END 'undone';
+XA PREPARE 'undone';
+XA ROLLBACK 'undone';
+INSERT INTO t VALUES (72, 'after xa', 72, 'x');
+SQL
+wait_for_output '"v":"after xa"' 60
+sluice_stop || fail "sluice did not stop cleanly"
+[ -n "$(first_event "$WORK/out/shop.shop.t" '"v":"xa kept"')" ] || fail "the committed XA row is missing"
+# the server writes the xid in hex: 'undone'
+grep -q "XA ROLLBACK X'756e646f6e65',X'',1 at binlog.[0-9]*:[0-9]*: its rows were delivered when it was prepared" \
+    "$WORK/sluice.log" || { cat "$WORK/sluice.log"; fail "the XA ROLLBACK after PREPARE was not said"; }
+[ "$(grep -c 'XA ROLLBACK' "$WORK/sluice.log")" = 1 ] || fail "XA COMMIT was taken for a rollback"
+echo "PASS: names, keys, signedness, character sets and members from information_schema; source.query; XA"

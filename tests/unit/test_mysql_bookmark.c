@@ -44,6 +44,21 @@ static void test_done_round_trip(void **state)
     assert_string_equal(render(&p), doc);
 }
 
+/* MySQL: the executed GTID set rides in the same member */
+static void test_mysql_gtid_set(void **state)
+{
+    (void)state;
+    const char *doc = "{\"file\":\"binlog.000007\",\"pos\":900,\"tx_pos\":800,"
+                      "\"row\":\"done\",\"gtid_set\":"
+                      "\"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:11-18\"}";
+    sl_pos_t p;
+    assert_int_equal(parse(doc, &p), SL_OK);
+    assert_string_equal(render(&p), doc);
+    const char *none = "{\"file\":\"binlog.000007\",\"pos\":900,\"tx_pos\":800,"
+                       "\"row\":\"done\",\"gtid_set\":\"\"}";
+    assert_int_equal(parse(none, &p), SL_OK);
+}
+
 static void test_mid_transaction(void **state)
 {
     (void)state;
@@ -112,6 +127,13 @@ static void test_bad_documents(void **state)
         "{\"file\":\"binlog.000001\",\"pos\":10,\"tx_pos\":10,\"row\":\"done\"}",
         "{\"file\":\"binlog.000001\",\"pos\":10,\"tx_pos\":9,\"row\":-1}",
         "{\"file\":\"binlog.000001\",\"pos\":10,\"tx_pos\":9,\"row\":true}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":7}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"0-1\"}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"0-1-5,\"}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"0-1-5;\"}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"3e11fa47:1-5\"}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,"
+        "\"gtid_set\":\"3e11fa47-71ca-11e1-9e33-c80aa9429562:0\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (parse(bad[i], &p) != SL_ERR_CORRUPT)
@@ -123,6 +145,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_done_round_trip),
         cmocka_unit_test(test_mid_transaction),
+        cmocka_unit_test(test_mysql_gtid_set),
         cmocka_unit_test(test_hand_typed),
         cmocka_unit_test(test_bad_documents),
     };
