@@ -139,6 +139,13 @@ sl_my_str_t *mys_parse_members(const char *ctype, uint32_t *n)
     return v;
 }
 
+int mys_column_unsigned(const char *dt, const char *ct)
+{
+    /* an ENUM or SET member may be spelt 'unsigned' */
+    return strcasecmp(dt, "enum") != 0 && strcasecmp(dt, "set") != 0 &&
+           strstr(ct, "unsigned") != NULL;
+}
+
 sl_my_cs_t mys_column_cs(const char *dt, const char *charset_name)
 {
     if (!strcasecmp(dt, "binary") || !strcasecmp(dt, "varbinary") || strstr(dt, "blob"))
@@ -273,7 +280,7 @@ static sl_err_t describe(my_source_t *s, const char *qualified, snap_table_t **o
                             qualified, t.names[i], ct);
             goto out;
         }
-        if (strstr(ct, "unsigned"))
+        if (mys_column_unsigned(dt, ct))
             c->flags |= SL_MY_F_UNSIGNED;
         if (row[3] && !strcmp(row[3], "YES"))
             c->flags |= SL_MY_F_NULLABLE;

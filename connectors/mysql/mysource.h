@@ -18,7 +18,7 @@
 #define OFFSET_BITS 40
 #define OFFSET_MASK ((UINT64_C(1) << OFFSET_BITS) - 1)
 #define RING_SIZE 4096 /* committed positions whose GTID state is remembered */
-#define GTID_TEXT 192  /* longest GTID state kept in the ring */
+#define GTID_TEXT 512  /* longest GTID state kept in the ring, plus its NUL */
 #define MAX_DOMAINS 32
 #define BASE_LEN 128
 #define MAX_HEARTBEAT_MS                                                                 \
@@ -119,6 +119,7 @@ typedef struct my_source {
     sl_buf_t origin_gtid; /* MySQL: Executed_Gtid_Set where the first session started */
     int is_maria;         /* the server is MariaDB (from its version) */
     int mysql_gtids;      /* MySQL with gtid_mode=ON: mygtid is kept */
+    int gtid_too_long;    /* said once: the set no longer fits a bookmark */
 
     int64_t last_headroom_ms; /* when the retention gauges were last published */
     uint32_t headroom_seq;    /* and for which bookmark file */
@@ -164,6 +165,8 @@ void mys_quote(MYSQL *m, const char *v, sl_buf_t *out);
 /* The members of an ENUM or SET from its COLUMN_TYPE ("enum('a','b''c')"); *n of them,
  * each allocated, as is the array. */
 sl_my_str_t *mys_parse_members(const char *column_type, uint32_t *n);
+/* Whether a column is UNSIGNED, from DATA_TYPE and COLUMN_TYPE ("int(10) unsigned"). */
+int mys_column_unsigned(const char *data_type, const char *column_type);
 /* The character set a column's values are in, from information_schema's DATA_TYPE and
  * CHARACTER_SET_NAME (binary strings and geometry have none: SL_MY_CS_BINARY). */
 sl_my_cs_t mys_column_cs(const char *data_type, const char *charset_name);

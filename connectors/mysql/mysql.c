@@ -239,6 +239,13 @@ static sl_err_t my_bookmark_parse(const char *json, size_t len, sl_pos_t *pos, c
                         "the bookmark's \"row\" must be \"done\" or a row number");
         goto out;
     }
+    if (gtid && strlen(gtid) >= GTID_TEXT) {
+        rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
+                        "the bookmark's \"gtid_set\" is %zu characters, more than the %d "
+                        "sluice keeps (it never writes one that long)",
+                        strlen(gtid), GTID_TEXT - 1);
+        goto out;
+    }
     if ((jgtid && !gtid) || (gtid && !gtid_text_valid(gtid))) {
         rc = sl_err_set(err, errlen, SL_ERR_CORRUPT,
                         "the bookmark's \"gtid_set\" is neither a MariaDB GTID state "
@@ -374,6 +381,14 @@ static void ring_push(my_source_t *s, uint64_t major)
         known = s->gtid_text.len < sizeof(text);
         if (known && s->gtid_text.len)
             memcpy(text, s->gtid_text.data, s->gtid_text.len + 1);
+        if (!known && !s->gtid_too_long) {
+            s->gtid_too_long = 1;
+            sl_warn(s->cfg->name,
+                    "the server's GTID set is %zu characters, more than the %d a bookmark "
+                    "keeps: bookmarks go without gtid_set, and a purged bookmark file "
+                    "cannot be resumed from GTIDs",
+                    s->gtid_text.len, GTID_TEXT - 1);
+        }
     } else if (known) {
         gtid_state_format(s, text, sizeof(text));
         known = text[0] || !s->ndoms;
@@ -676,7 +691,7 @@ static sl_err_t lookup_names(my_source_t *s, const sl_binlog_table_t *bt,
         if (!(n->names[i] = strdup(row[0] ? row[0] : "")))
             abort();
         n->key[i] = row[1] && strcmp(row[1], "PRI") == 0;
-        n->unsig[i] = strstr(ct, "unsigned") != NULL;
+        n->unsig[i] = (uint8_t)mys_column_unsigned(dt, ct);
         n->cs[i] = (uint8_t)mys_column_cs(dt, row[4]);
         if (!strcasecmp(dt, "enum") || !strcasecmp(dt, "set"))
             n->vals[i] = mys_parse_members(ct, &n->nvals[i]);
@@ -762,12 +777,42 @@ static void mark_json_columns(const my_tab_t *tb, const sl_binlog_table_t *bt)
  * signedness, character sets, ENUM/SET members)? */
 static int needs_schema(const sl_binlog_table_t *bt)
 {
-    if (!bt->has_names || !bt->has_signedness || !bt->has_charsets)
+    if (!bt->has_names)
         return 1;
-    for (uint32_t i = 0; i < bt->ncols; i++)
-        if ((bt->cols[i].type == SL_MY_ENUM || bt->cols[i].type == SL_MY_SET) &&
-            !bt->cols[i].vals)
-            return 1;
+    /* FULL leaves SIGNEDNESS out of a table without numeric columns, and the charset
+     * fields out of one without character columns: only a column that needs one counts */
+    for (uint32_t i = 0; i < bt->ncols; i++) {
+        switch (bt->cols[i].type) {
+        case SL_MY_TINY:
+        case SL_MY_SHORT:
+        case SL_MY_INT24:
+        case SL_MY_LONG:
+        case SL_MY_LONGLONG:
+        case SL_MY_NEWDECIMAL:
+        case SL_MY_FLOAT:
+        case SL_MY_DOUBLE:
+            if (!bt->has_signedness)
+                return 1;
+            break;
+        case SL_MY_STRING:
+        case SL_MY_VARCHAR:
+        case SL_MY_VAR_STRING:
+        case SL_MY_TINY_BLOB:
+        case SL_MY_MEDIUM_BLOB:
+        case SL_MY_LONG_BLOB:
+        case SL_MY_BLOB:
+            if (!bt->has_charsets && bt->cols[i].cs == SL_MY_CS_UNKNOWN)
+                return 1;
+            break;
+        case SL_MY_ENUM:
+        case SL_MY_SET:
+            if (!bt->cols[i].vals)
+                return 1;
+            break;
+        default:
+            break;
+        }
+    }
     return 0;
 }
 
@@ -794,12 +839,26 @@ static void fill_columns(const my_source_t *s, const my_tab_t *tb,
     }
 }
 
+/* An excluded table's rows are still decoded, to number the rows around them the same
+ * whatever the filter, but their values go nowhere: take its text as bytes, so that a
+ * character set sluice cannot convert (sjis, gbk...) in a table the user left out does
+ * not stop the connector. */
+static void raw_columns(const sl_binlog_table_t *bt)
+{
+    for (uint32_t i = 0; i < bt->ncols; i++)
+        bt->cols[i].cs = SL_MY_CS_BINARY;
+}
+
 static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *err,
                              size_t errlen)
 {
     uint64_t sig = table_sig(bt);
     my_tab_t *tb = find_tab(s, bt->table_id);
     if (tb && tb->sig == sig) {
+        if (tb->excluded) {
+            raw_columns(bt);
+            return SL_OK;
+        }
         mark_json_columns(tb, bt);
         fill_columns(s, tb, bt);
         return SL_OK;
@@ -825,6 +884,7 @@ static sl_err_t on_table_map(my_source_t *s, const sl_binlog_table_t *bt, char *
     if (tb->excluded) {
         sl_table_free(t);
         tb->sig = sig;
+        raw_columns(bt);
         return SL_OK;
     }
     my_names_t *names = NULL;
@@ -1698,10 +1758,11 @@ static sl_err_t start_position(my_source_t *s, char *file, size_t n, uint64_t *o
 /* MySQL: COM_BINLOG_DUMP_GTID, the stream of every transaction not in the set gtid
  * (MySQL's rpl_source.cc com_binlog_dump_gtid). The client library opens only
  * COM_BINLOG_DUMP, so the command goes out through the connection's own command call and
- * the stream is then read with mariadb_rpl_fetch as usual; the one thing the library would
- * have learned on its own is whether events carry a checksum. */
-static sl_err_t dump_gtid(my_source_t *s, const char *gtid, uint32_t server_id,
-                          const my_vars_t *v, char *err, size_t errlen)
+ * the stream is then read with mariadb_rpl_fetch as usual (which learns the checksum and
+ * the header length from the FORMAT_DESCRIPTION the server sends first, as after its own
+ * open). */
+static sl_err_t dump_gtid(my_source_t *s, const char *gtid, uint32_t server_id, char *err,
+                          size_t errlen)
 {
     char why[256];
     sl_err_t rc = sl_gtid_set_parse(&s->mygtid, gtid, why, sizeof(why));
@@ -1715,8 +1776,6 @@ static sl_err_t dump_gtid(my_source_t *s, const char *gtid, uint32_t server_id,
     sl_buf_free(&pkt);
     if (failed)
         return mys_error(s->repl, err, errlen, "COM_BINLOG_DUMP_GTID failed");
-    s->rpl->use_checksum = strcasecmp(v->checksum, "CRC32") == 0;
-    s->rpl->server_type = RPL_SERVER_MYSQL;
     return SL_OK;
 }
 
@@ -1772,7 +1831,7 @@ static sl_err_t open_stream(my_source_t *s, const char *file, uint64_t off,
         return sl_err_set(err, errlen, SL_ERR_SOURCE, "cannot set binlog options: %s",
                           mariadb_rpl_error(s->rpl));
     if (gtid && !s->is_maria) {
-        if ((rc = dump_gtid(s, gtid, server_id, v, err, errlen)))
+        if ((rc = dump_gtid(s, gtid, server_id, err, errlen)))
             return rc;
         file = "";
         off = 4;

@@ -18,7 +18,7 @@ CREATE TABLE all_types (
   j json, g geometry, pt point);
 CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL, note varchar(40));
 CREATE TABLE no_key (a int, b varchar(10));
-CREATE TABLE skipped (id int PRIMARY KEY);
+CREATE TABLE skipped (id int PRIMARY KEY, s varchar(10) CHARACTER SET sjis);
 CREATE TABLE `Odd.Name` (k varchar(10) PRIMARY KEY, v int);
 SQL
 
@@ -66,7 +66,7 @@ DELETE FROM `Odd.Name` WHERE k = '..';
 COMMIT;
 INSERT INTO no_key VALUES (1, 'a'), (2, 'b'), (1, 'a');
 DELETE FROM no_key WHERE b = 'b' LIMIT 1;
-INSERT INTO skipped VALUES (1), (2);
+INSERT INTO skipped VALUES (1, 'ｱｲ'), (2, NULL);  -- sjis, which sluice does not convert
 CREATE TABLE later (id int PRIMARY KEY, a int);
 INSERT INTO later VALUES (1, 1);
 ALTER TABLE later ADD COLUMN b varchar(10);

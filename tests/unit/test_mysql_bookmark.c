@@ -132,12 +132,18 @@ static void test_bad_documents(void **state)
         "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"0-1-5,\"}",
         "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"0-1-5;\"}",
         "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"3e11fa47:1-5\"}",
-        "{\"file\":\"binlog.000001\",\"pos\":10,"
-        "\"gtid_set\":\"3e11fa47-71ca-11e1-9e33-c80aa9429562:0\"}",
+        "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"3e11fa47-71ca-11e1-9e33-c80aa9429562:0\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (parse(bad[i], &p) != SL_ERR_CORRUPT)
             fail_msg("accepted %s", bad[i]);
+    /* a gtid_set longer than any sluice writes */
+    char doc[2048];
+    int n = snprintf(doc, sizeof(doc), "{\"file\":\"binlog.000001\",\"pos\":10,\"gtid_set\":\"");
+    for (int k = 0; k < 200; k++)
+        n += snprintf(doc + n, sizeof(doc) - (size_t)n, "%s%d-1-1", k ? "," : "", k);
+    snprintf(doc + n, sizeof(doc) - (size_t)n, "\"}");
+    assert_int_equal(parse(doc, &p), SL_ERR_CORRUPT);
 }
 
 int main(void)
