@@ -542,23 +542,6 @@ static const char *store(tentry_t *e, const void *p, size_t n, int nul)
     return e->bytes.data + at;
 }
 
-static int is_numeric(uint8_t t)
-{
-    switch (t) {
-    case SL_MY_TINY:
-    case SL_MY_SHORT:
-    case SL_MY_INT24:
-    case SL_MY_LONG:
-    case SL_MY_LONGLONG:
-    case SL_MY_NEWDECIMAL:
-    case SL_MY_FLOAT:
-    case SL_MY_DOUBLE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Character columns as counted by DEFAULT_CHARSET/COLUMN_CHARSET: MySQL's
  * is_character_type() over real types; MariaDB also counts GEOMETRY ("base class is blob
  * for geom type", MariaDB log_event_client.cc). */
@@ -617,7 +600,7 @@ static sl_err_t parse_optional(sl_binlog_decoder_t *d, tentry_t *e, cur_t *c,
             /* one bit per numeric column, most significant bit first */
             uint64_t k = 0;
             for (uint32_t i = 0; i < e->t.ncols; i++) {
-                if (!is_numeric(e->cols[i].type))
+                if (!sl_my_is_numeric(e->cols[i].type))
                     continue;
                 if (k / 8 < len && (f.p[k / 8] & (0x80 >> (k % 8))))
                     e->cols[i].flags |= SL_MY_F_UNSIGNED;

@@ -782,18 +782,9 @@ static int needs_schema(const sl_binlog_table_t *bt)
     /* FULL leaves SIGNEDNESS out of a table without numeric columns, and the charset
      * fields out of one without character columns: only a column that needs one counts */
     for (uint32_t i = 0; i < bt->ncols; i++) {
+        if (sl_my_is_numeric(bt->cols[i].type) && !bt->has_signedness)
+            return 1;
         switch (bt->cols[i].type) {
-        case SL_MY_TINY:
-        case SL_MY_SHORT:
-        case SL_MY_INT24:
-        case SL_MY_LONG:
-        case SL_MY_LONGLONG:
-        case SL_MY_NEWDECIMAL:
-        case SL_MY_FLOAT:
-        case SL_MY_DOUBLE:
-            if (!bt->has_signedness)
-                return 1;
-            break;
         case SL_MY_STRING:
         case SL_MY_VARCHAR:
         case SL_MY_VAR_STRING:

@@ -1637,3 +1637,20 @@ sl_err_t sl_my_text_value(const sl_my_col_t *col, const char *txt, size_t len, i
     }
     }
 }
+
+int sl_my_is_numeric(uint8_t t)
+{
+    switch (t) {
+    case SL_MY_TINY:
+    case SL_MY_SHORT:
+    case SL_MY_INT24:
+    case SL_MY_LONG:
+    case SL_MY_LONGLONG:
+    case SL_MY_NEWDECIMAL:
+    case SL_MY_FLOAT:
+    case SL_MY_DOUBLE:
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -107,6 +107,8 @@ typedef struct sl_my_col {
 /* Number of metadata bytes a column of this TABLE_MAP type has in the metadata block,
  * or -1 for a type code sluice does not know. */
 int sl_my_meta_size(uint8_t type);
+/* 1 for the types TABLE_MAP's SIGNEDNESS metadata has a bit for. */
+int sl_my_is_numeric(uint8_t type);
 
 /* Decode a column's metadata bytes p[0..sl_my_meta_size(type)) into the real type and the
  * meta value kept in sl_my_col_t:
