@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/bookmark.h"
+#include "core/fsio.h"
 
 sl_bookmark_store_t *sl_bookmark_store_new(const sl_bookmark_store_ops_t *ops, void *ctx)
 {
@@ -58,27 +59,6 @@ void sl_bookmark_path(const char *data_dir, const char *connector, sl_buf_t *out
     sl_buf_printf(out, "/%s.json", connector);
 }
 
-static int mkdir_p(const char *path)
-{
-    sl_buf_t b = SL_BUF_INIT;
-    sl_buf_puts(&b, path);
-    for (size_t i = 1; i <= b.len; i++) {
-        if (b.data[i] == '/' || b.data[i] == 0) {
-            char c = b.data[i];
-            b.data[i] = 0;
-            if (mkdir(b.data, 0755) != 0 && errno != EEXIST) {
-                int e = errno;
-                sl_buf_free(&b);
-                errno = e;
-                return -1;
-            }
-            b.data[i] = c;
-        }
-    }
-    sl_buf_free(&b);
-    return 0;
-}
-
 sl_err_t sl_bookmark_load(const char *data_dir, const char *connector, char **json,
                           char *err, size_t errlen)
 {
@@ -114,16 +94,6 @@ out:
     return rc;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 sl_err_t sl_bookmark_store(const char *data_dir, const char *connector, const char *json,
                            size_t len, char *err, size_t errlen)
 {
@@ -133,7 +103,7 @@ sl_err_t sl_bookmark_store(const char *data_dir, const char *connector, const ch
     dir_path(data_dir, &dir);
     sl_bookmark_path(data_dir, connector, &path);
     sl_buf_printf(&tmp, "%s/.%s.json.tmp", dir.data, connector);
-    if (mkdir_p(dir.data) != 0) {
+    if (sl_mkdir_p(dir.data) != 0) {
         rc = sl_err_set(err, errlen, SL_ERR_IO, "cannot create %s: %s", dir.data,
                         strerror(errno));
         goto out;
@@ -141,23 +111,14 @@ sl_err_t sl_bookmark_store(const char *data_dir, const char *connector, const ch
     fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         goto ioerr;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, json + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            goto ioerr;
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+    if (sl_write_all(fd, json, len) != 0 || sl_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0)
         goto ioerr;
     if (close(fd) != 0) {
         fd = -1;
         goto ioerr;
     }
     fd = -1;
-    if (rename(tmp.data, path.data) != 0 || fsync_dir(dir.data) != 0)
+    if (rename(tmp.data, path.data) != 0 || sl_fsync_dir(dir.data) != 0)
         goto ioerr;
     goto out;
 ioerr:
@@ -184,7 +145,7 @@ sl_err_t sl_bookmark_remove(const char *data_dir, const char *connector, char *e
         rc = sl_err_set(err, errlen, SL_ERR_IO, "cannot remove bookmark %s: %s", path.data,
                         strerror(errno));
     else
-        fsync_dir(dir.data);
+        sl_fsync_dir(dir.data);
     sl_buf_free(&path);
     sl_buf_free(&dir);
     return rc;

@@ -86,7 +86,7 @@ void sl_buf_put_u64(sl_buf_t *b, uint64_t v)
 {
     char tmp[24];
     char *p = u64_digits(tmp + sizeof(tmp), v);
-    sl_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    sl_buf_append_small(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void sl_buf_put_i64(sl_buf_t *b, int64_t v)
@@ -96,7 +96,7 @@ void sl_buf_put_i64(sl_buf_t *b, int64_t v)
     char *p = u64_digits(end, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     if (v < 0)
         *--p = '-';
-    sl_buf_append(b, p, (size_t)(end - p));
+    sl_buf_append_small(b, p, (size_t)(end - p));
 }
 
 /*
@@ -310,7 +310,7 @@ void sl_buf_put_double(sl_buf_t *b, double v)
     char tmp[32];
     size_t n = double_fast(v, tmp);
     if (n) {
-        sl_buf_append(b, tmp, n);
+        sl_buf_append_small(b, tmp, n);
         return;
     }
     /* the shortest of %.15g..%.17g that reads back to the same double */

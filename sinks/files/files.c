@@ -68,6 +68,7 @@
 #include "config/config.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/fsio.h"
 #include "sinks/files/files.h"
 
 #define OUTBUF_SIZE (64 * 1024) /* per open file: compressor output */
@@ -279,64 +280,6 @@ static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen,
     return sl_err_set(err, errlen, rc, "%s", msg);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-/* mkdir -p. Each directory it creates has its parent fsync'd, so a completed file's
- * directory entry cannot vanish with its freshly made parent after a power loss. The
- * path is modified in place while working and restored. */
-static int mkdir_p(char *path)
-{
-    size_t n = strlen(path);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != 0)
-            continue;
-        char save = path[i];
-        path[i] = 0;
-        if (mkdir(path, 0755) == 0) {
-            char *slash = strrchr(path, '/');
-            if (slash && slash != path) {
-                *slash = 0;
-                int rc = fsync_dir(path);
-                *slash = '/';
-                if (rc < 0) {
-                    path[i] = save;
-                    return -1;
-                }
-            }
-        } else if (errno != EEXIST) {
-            path[i] = save;
-            return -1;
-        }
-        path[i] = save;
-    }
-    return 0;
-}
 
 /* rename that refuses to replace: an existing final name means positions did not
  * increase, and overwriting would lose the file already there. */
@@ -363,7 +306,7 @@ static int write_atomic(const char *dir, const char *tmp, const char *final,
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (sl_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -376,7 +319,7 @@ static int write_atomic(const char *dir, const char *tmp, const char *final,
         errno = e;
         return -1;
     }
-    return fsync_dir(dir);
+    return sl_fsync_dir(dir);
 }
 
 /* ---------------------------------------------------------------- topics and tables */
@@ -454,7 +397,7 @@ static sl_err_t write_schema(files_sink_t *s, const sl_table_t *t, char *err,
     enc_component(&dir, table_space(t));
     sl_buf_putc(&dir, '.');
     enc_component(&dir, t->name);
-    if (mkdir_p(dir.data) < 0) {
+    if (sl_mkdir_p(dir.data) < 0) {
         rc = fail(s, SL_ERR_IO, err, errlen, "cannot create the schema directory %s: %s",
                   dir.data, strerror(errno));
         goto out;
@@ -642,7 +585,7 @@ static sl_err_t dir_touch(files_sink_t *s, const char *dir, dir_entry_t **out, c
     d->path = xstrdup(dir);
     d->hash = h;
     d->used = ++s->dir_clock;
-    if (mkdir_p(d->path) < 0) {
+    if (sl_mkdir_p(d->path) < 0) {
         sl_err_t rc =
             fail(s, SL_ERR_IO, err, errlen, "cannot create the directory %s: %s", d->path,
                  strerror(errno));
@@ -713,24 +656,8 @@ static void ffile_hint(ffile_t *f)
 /* Write the pieces in full (retrying short writes and EINTR), then hint writeback. */
 static int ffile_writev(ffile_t *f, struct iovec *v, int n)
 {
-    while (n > 0) {
-        ssize_t w = writev(f->fd, v, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        f->written += (uint64_t)w;
-        while (n > 0 && (size_t)w >= v->iov_len) {
-            w -= (ssize_t)v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + w;
-            v->iov_len -= (size_t)w;
-        }
-    }
+    if (sl_writev_all(f->fd, v, n, &f->written) < 0)
+        return -1;
     ffile_hint(f);
     return 0;
 }
@@ -850,7 +777,7 @@ static sl_err_t ffile_finish_io(ffile_t *f, char *msg, size_t msglen)
         return sl_err_set(msg, msglen, SL_ERR_IO, "cannot rename %s to %s: %s",
                           f->tmp.data, f->final.data, strerror(errno));
     }
-    if (fsync_dir(f->dir.data) < 0)
+    if (sl_fsync_dir(f->dir.data) < 0)
         return sl_err_set(msg, msglen, SL_ERR_IO, "cannot fsync the directory %s: %s",
                           f->dir.data, strerror(errno));
     return SL_OK;
@@ -1269,7 +1196,7 @@ static sl_err_t files_create(const struct sl_sink_config *cfg, sl_sink_env_t *en
     }
     struct stat st;
     int e = 0;
-    if (mkdir_p(s->root) < 0 || stat(s->root, &st) < 0)
+    if (sl_mkdir_p(s->root) < 0 || stat(s->root, &st) < 0)
         e = errno;
     else if (!S_ISDIR(st.st_mode))
         e = ENOTDIR;

@@ -75,6 +75,34 @@ static void test_base64_and_numbers(void **state)
 
 /* sl_buf_put_double's text is printf's: the first of %.15g, %.16g, %.17g that reads back.
  * Most doubles take an integer path that never calls printf; these are its edges. */
+/* Appends of every length up to past the small-copy cut (32), at every alignment of the
+ * source and of the buffer's end: each byte lands once, in order, and the NUL follows. */
+static void test_buf_append_lengths(void **state)
+{
+    (void)state;
+    char src[80];
+    for (int i = 0; i < 80; i++)
+        src[i] = (char)('A' + i % 50);
+    for (size_t pre = 0; pre < 9; pre++) {
+        for (size_t off = 0; off < 9; off++) {
+            for (size_t n = 0; n <= 40; n++) {
+                sl_buf_t b = SL_BUF_INIT;
+                sl_buf_append(&b, "0123456789", pre);
+                sl_buf_append(&b, src + off, n);
+                sl_buf_append_small(&b, src + off, n < 33 ? n : 32);
+                assert_int_equal(b.len, pre + n + (n < 33 ? n : 32));
+                assert_memory_equal(b.data, "0123456789", pre);
+                if (n)
+                    assert_memory_equal(b.data + pre, src + off, n);
+                if (n)
+                    assert_memory_equal(b.data + pre + n, src + off, n < 33 ? n : 32);
+                assert_int_equal(b.data[b.len], 0);
+                sl_buf_free(&b);
+            }
+        }
+    }
+}
+
 static void test_double_text(void **state)
 {
     static const struct {
@@ -553,6 +581,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_base64_and_numbers),
+        cmocka_unit_test(test_buf_append_lengths),
         cmocka_unit_test(test_double_text),
         cmocka_unit_test(test_json_string_blocks),
         cmocka_unit_test(test_envelope_golden),

@@ -1,0 +1,78 @@
+/* sluice: whole writes, directory fsync, durable mkdir -p (see fsio.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/fsio.h"
+
+int sl_write_all(int fd, const void *p, size_t n)
+{
+    struct iovec v = {(void *)(uintptr_t)p, n};
+    return sl_writev_all(fd, &v, 1, NULL);
+}
+
+int sl_writev_all(int fd, struct iovec *v, int n, uint64_t *written)
+{
+    while (n > 0) {
+        /* writev takes at most IOV_MAX (1024 on Linux) pieces at once */
+        ssize_t w = writev(fd, v, n < 1024 ? n : 1024);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (written)
+            *written += (uint64_t)w;
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int sl_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int sl_mkdir_p(char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != 0)
+            continue;
+        char save = path[i];
+        path[i] = 0;
+        if (mkdir(path, 0755) == 0) {
+            char *slash = strrchr(path, '/');
+            if (slash && slash != path) {
+                *slash = 0;
+                int rc = sl_fsync_dir(path);
+                *slash = '/';
+                if (rc < 0) {
+                    path[i] = save;
+                    return -1;
+                }
+            }
+        } else if (errno != EEXIST) {
+            path[i] = save;
+            return -1;
+        }
+        path[i] = save;
+    }
+    return 0;
+}
