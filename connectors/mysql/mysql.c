@@ -1263,9 +1263,12 @@ static sl_err_t on_query(my_source_t *s, const sl_binlog_event_t *ev, uint64_t s
             s->tx_explicit = 1;
         } else if (!sql_word(&w, end, "END")) {
             const char *r = q;
-            if (sql_word(&r, end, "ROLLBACK")) {
+            sl_pos_t at = {.major = mys_pos_major(s->seq, start), .index = SL_POS_DONE};
+            if (sql_word(&r, end, "ROLLBACK") &&
+                !(s->has_skip && sl_pos_cmp(&at, &s->skip) <= 0)) {
                 /* the server binlogs an XA transaction's rows at its PREPARE, and so
-                 * they were delivered then; say so, rather than stay silent */
+                 * they were delivered then; say so, rather than stay silent (once: not
+                 * again when a resume reads it a second time) */
                 const char *x = sql_start(r, end);
                 sl_warn(s->cfg->name,
                         "XA ROLLBACK %.*s at %s:%" PRIu64 ": its rows were delivered when "
@@ -1585,8 +1588,12 @@ static sl_err_t stream(my_source_t *s, char *err, size_t errlen)
             return rc;
         if (s->by_gtid && s->in_tx) {
             /* positions must keep growing across the jump, or the skip logic and the
-             * output's file names would take new changes for old ones */
-            if (s->has_skip && s->tx_major <= s->skip.major)
+             * output's file names would take new changes for old ones; the one
+             * transaction that may come again is the one delivered in part (the GTID
+             * state is the last commit's, and the skip drops its delivered rows) */
+            if (s->has_skip && (s->tx_major < s->skip.major ||
+                                (s->tx_major == s->skip.major &&
+                                 s->skip.index == SL_POS_DONE)))
                 return sl_err_set(
                     err, errlen, SL_ERR_SOURCE,
                     "after resuming from GTID state %s the server is at "
