@@ -174,6 +174,19 @@ static uint64_t c_packed(cur_t *c)
  * Names and messages.
  */
 
+int sl_binlog_create_opens_tx(const char *sql, size_t len)
+{
+    static const char mark[] = "\n) START TRANSACTION";
+    const size_t n = sizeof(mark) - 1;
+    const char *p = sql, *end = sql + len;
+    while ((p = memmem(p, (size_t)(end - p), mark, n))) {
+        p += n;
+        if (p == end || *p == ' ' || *p == '\n')
+            return 1;
+    }
+    return 0;
+}
+
 const char *sl_binlog_type_name(uint8_t t)
 {
     switch (t) {

@@ -347,6 +347,12 @@ const sl_binlog_table_t *sl_binlog_table(const sl_binlog_decoder_t *d, uint64_t 
  */
 const char *sl_binlog_type_name(uint8_t type);
 
+/* Does the QUERY text of a CREATE TABLE open a transaction that its rows and an XID end?
+ * MySQL 8.0.21+ logs CREATE TABLE ... SELECT into an atomic-DDL engine as one
+ * transaction: the generated CREATE TABLE carries "\n) START TRANSACTION" after its
+ * column list (sql_show.cc, store_create_info), and the inserted rows follow. */
+int sl_binlog_create_opens_tx(const char *sql, size_t len);
+
 /* GTID texts: MySQL "uuid:gno" for SL_BINLOG_K_GTID ("ANONYMOUS" for anonymous ones),
  * MariaDB "domain-server-seq" for SL_BINLOG_K_MARIA_GTID. Appended to out. */
 void sl_binlog_gtid_format(const sl_binlog_event_t *ev, sl_buf_t *out);

@@ -1308,11 +1308,15 @@ static sl_err_t on_query(my_source_t *s, const sl_binlog_event_t *ev, uint64_t s
         forget_tables(s);
     } else {
         q = p;
-        if (sql_word(&q, end, "ALTER") || sql_word(&q, end, "CREATE") ||
-            sql_word(&q, end, "DROP") || sql_word(&q, end, "RENAME")) {
+        int create = sql_word(&q, end, "CREATE");
+        if (create || sql_word(&q, end, "ALTER") || sql_word(&q, end, "DROP") ||
+            sql_word(&q, end, "RENAME")) {
             forget_tables(s);
             mysnap_forget(s);
         }
+        /* MySQL 8's CREATE TABLE ... SELECT: its rows and XID follow in this transaction */
+        if (create && sl_binlog_create_opens_tx(p, (size_t)(end - p)))
+            s->tx_explicit = 1;
     }
     if (rc)
         return rc;

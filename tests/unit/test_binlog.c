@@ -1140,6 +1140,31 @@ static void test_table_cache_bounded(void **state)
     evs_free(&s);
 }
 
+/* MySQL 8.0.21+'s CREATE TABLE ... SELECT (one transaction): the generated statement, as
+ * mysqlbinlog shows it, is told from CREATE TABLE statements a user wrote. */
+static void test_create_select_opens_tx(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "CREATE TABLE `t2` (\n  `a` int DEFAULT NULL\n) START TRANSACTION ENGINE=InnoDB "
+        "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci",
+        "CREATE TABLE `t2` (\n  `a` int\n) START TRANSACTION",
+    };
+    static const char *const no[] = {
+        "CREATE TABLE t2 (a int)",
+        "CREATE TABLE t2 (a int) COMMENT ') START TRANSACTION'",
+        "CREATE TABLE `t2` (\n  `a` int\n) START TRANSACTIONS",
+        "CREATE TABLE `t2` (\n  `a` int\n) START TRANSACT",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        assert_true(sl_binlog_create_opens_tx(yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(sl_binlog_create_opens_tx(no[i], strlen(no[i])));
+    /* the length bounds the search: a text cut before the mark has none */
+    assert_false(sl_binlog_create_opens_tx(yes[1], strlen(yes[1]) - 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1149,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_mariadb_events),
         cmocka_unit_test(test_mysql8_events),
         cmocka_unit_test(test_table_cache_bounded),
+        cmocka_unit_test(test_create_select_opens_tx),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc == 0 && !fixture_dir()) {
