@@ -64,58 +64,6 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Writes the decimal digits of v backwards, ending just before end; returns the first. */
-static char *u64_digits(char *end, uint64_t v)
-{
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--end = digit_pairs[d + 1];
-        *--end = digit_pairs[d];
-    }
-    if (v >= 10) {
-        *--end = digit_pairs[v * 2 + 1];
-        *--end = digit_pairs[v * 2];
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
-}
-
-void sl_buf_put_u64(sl_buf_t *b, uint64_t v)
-{
-    char tmp[24];
-    char *p = u64_digits(tmp + sizeof(tmp), v);
-    sl_buf_append_small(b, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-void sl_buf_put_i64(sl_buf_t *b, int64_t v)
-{
-    char tmp[24];
-    char *end = tmp + sizeof(tmp);
-    char *p = u64_digits(end, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
-    if (v < 0)
-        *--p = '-';
-    sl_buf_append_small(b, p, (size_t)(end - p));
-}
-
-/*
- * Doubles. The text has always been the first of "%.15g", "%.16g", "%.17g" whose strtod
- * gives the value back; consumers and the files already written hold that text, so the
- * fast path below computes exactly what printf and strtod would, with integers:
- *
- * v = m * 2^e (m the 53-bit significand). With d = floor(floor(log2 v) * log10 2), which
- * is floor(log10 v) or one less, and K = 17 - d, v * 10^K = X + r/den with X an integer
- * of 18 or 19 digits and r/den the exact fraction left over. X rounded to P digits (half to
- * even, r breaking ties as printf does with the exact value) is printf's "%.Pg" digits;
- * that decimal reads back to v exactly when its distance from v is below half the gap to
- * the neighbouring double (equal: v wins when m is even, as strtod rounds half to even;
- * below a power of two the gap is half as wide). All of it fits in 128 bits while
- * 5^|K| fits in 64, i.e. K in -27..27: about 1e-10 <= |v| < 1e45. Other magnitudes and
- * subnormals go to printf itself.
- */
-__extension__ typedef unsigned __int128 u128;
-
 static const uint64_t pow10_u64[20] = {1ull,
                                        10ull,
                                        100ull,
@@ -136,6 +84,68 @@ static const uint64_t pow10_u64[20] = {1ull,
                                        100000000000000000ull,
                                        1000000000000000000ull,
                                        10000000000000000000ull};
+
+/* Writes the decimal digits of v backwards, ending just before end; returns the first. */
+static char *u64_digits(char *end, uint64_t v)
+{
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--end = digit_pairs[d + 1];
+        *--end = digit_pairs[d];
+    }
+    if (v >= 10) {
+        *--end = digit_pairs[v * 2 + 1];
+        *--end = digit_pairs[v * 2];
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+/* The number of decimal digits of v: from its bit length, floor(log10) is t or t - 1. */
+static unsigned u64_len(uint64_t v)
+{
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t - (v < pow10_u64[t]) + 1 + (v == 0);
+}
+
+/* The digits go straight into the buffer: written into a scratch array and copied, the
+ * copy's wide loads waited on the digits' byte stores (perf annotate, my_bench.sh). */
+void sl_buf_put_u64(sl_buf_t *b, uint64_t v)
+{
+    unsigned n = u64_len(v);
+    if (b->len + n + 1 > b->cap)
+        sl_buf_reserve(b, n);
+    u64_digits(b->data + b->len + n, v);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void sl_buf_put_i64(sl_buf_t *b, int64_t v)
+{
+    if (v < 0)
+        sl_buf_putc(b, '-');
+    sl_buf_put_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
+/*
+ * Doubles. The text has always been the first of "%.15g", "%.16g", "%.17g" whose strtod
+ * gives the value back; consumers and the files already written hold that text, so the
+ * fast path below computes exactly what printf and strtod would, with integers:
+ *
+ * v = m * 2^e (m the 53-bit significand). With d = floor(floor(log2 v) * log10 2), which
+ * is floor(log10 v) or one less, and K = 17 - d, v * 10^K = X + r/den with X an integer
+ * of 18 or 19 digits and r/den the exact fraction left over. X rounded to P digits (half to
+ * even, r breaking ties as printf does with the exact value) is printf's "%.Pg" digits;
+ * that decimal reads back to v exactly when its distance from v is below half the gap to
+ * the neighbouring double (equal: v wins when m is even, as strtod rounds half to even;
+ * below a power of two the gap is half as wide). All of it fits in 128 bits while
+ * 5^|K| fits in 64, i.e. K in -27..27: about 1e-10 <= |v| < 1e45. Other magnitudes and
+ * subnormals go to printf itself.
+ */
+__extension__ typedef unsigned __int128 u128;
+
 
 static uint64_t pow5_u64(int k) /* k in 0..27 */
 {
@@ -307,12 +317,16 @@ void sl_buf_put_double(sl_buf_t *b, double v)
         sl_buf_puts(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
     }
-    char tmp[32];
-    size_t n = double_fast(v, tmp);
+    /* straight into the buffer too (see sl_buf_put_u64); at most 25 bytes */
+    sl_buf_reserve(b, 32);
+    size_t n = double_fast(v, b->data + b->len);
     if (n) {
-        sl_buf_append_small(b, tmp, n);
+        b->len += n;
+        b->data[b->len] = 0;
         return;
     }
+    b->data[b->len] = 0;
+    char tmp[32];
     /* the shortest of %.15g..%.17g that reads back to the same double */
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, v);

@@ -40,7 +40,7 @@ static inline void sl_buf_truncate(sl_buf_t *b, size_t len)
  * pieces (names, numbers, punctuation), and a call into the C library's memcpy for
  * each cost a fifth of the encoding time (perf, tests/bench/my_bench.sh). Every byte
  * read lies within [s, s + n); gcc's bounds warning does not see which branch a
- * short constant n takes, hence the pragma (to the end of sl_buf_append_small). */
+ * short constant n takes, hence the pragma (to the end of sl_buf_append). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
@@ -83,15 +83,6 @@ static inline void sl_buf_append(sl_buf_t *b, const void *p, size_t n)
         sl_copy_small(b->data + b->len, p, n);
     else
         memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = 0;
-}
-/* sl_buf_append of a piece known to be at most 32 bytes (a number's text). */
-static inline void sl_buf_append_small(sl_buf_t *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap)
-        sl_buf_reserve(b, n);
-    sl_copy_small(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;
 }
