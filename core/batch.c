@@ -20,6 +20,7 @@ void sl_batch_free(sl_batch_t *b)
     if (!b)
         return;
     sl_buf_free(&b->arena);
+    sl_buf_free(&b->raw);
     free(b->recs);
     free(b);
 }
@@ -27,6 +28,7 @@ void sl_batch_free(sl_batch_t *b)
 void sl_batch_clear(sl_batch_t *b)
 {
     sl_buf_reset(&b->arena);
+    sl_buf_reset(&b->raw);
     b->n = 0;
     b->has_end = 0;
     memset(&b->end, 0, sizeof(b->end));
@@ -116,7 +118,7 @@ void sl_queue_put_free(sl_queue_t *q, sl_batch_t *b)
     if (!b)
         return;
     pthread_mutex_lock(&q->mu);
-    if (q->nspare < q->capacity + 2 && b->arena.cap <= (8u << 20)) {
+    if (q->nspare < q->capacity + 2 && b->arena.cap <= (8u << 20) && b->raw.cap <= (8u << 20)) {
         b->next = q->spare;
         q->spare = b;
         q->nspare++;

@@ -1,5 +1,6 @@
 /* sluice: records (encoded envelopes) grouped in batches, the unit that crosses queues.
- * A batch owns one arena; records point into it by offset, so a batch is reused whole. */
+ * A batch owns its arena (and the raw changes it is encoded from); records point into it
+ * by offset, so a batch is reused whole. */
 #ifndef SL_BATCH_H
 #define SL_BATCH_H
 
@@ -16,10 +17,14 @@ typedef struct sl_record {
     int64_t ts_ms;           /* source commit time (ms since epoch, UTC): partitions files */
     sl_pos_t pos;            /* bookmark just after this record */
     char op;                 /* 'c','u','d','r','t' */
+    /* the change as the source emitted it (sl_change_stash in raw), until the pipeline's
+     * encoder turns it into key and value; raw_len 0: nothing stashed */
+    size_t raw_off, raw_len;
 } sl_record_t;
 
 typedef struct sl_batch {
     sl_buf_t arena;
+    sl_buf_t raw; /* stashed changes not yet encoded (the pipeline's, between threads) */
     sl_record_t *recs;
     size_t n, cap;
     sl_pos_t end;  /* valid when has_end: everything up to here is in this batch or before;

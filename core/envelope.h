@@ -37,6 +37,15 @@ int sl_envelope_key(const sl_change_t *c, sl_buf_t *out);
 /* Non-zero when rows a and b (table->ncols values each) have the same key values; a
  * source uses it to turn a key change into a delete and a create, as Debezium does. */
 int sl_envelope_keys_equal(const sl_table_t *t, const sl_value_t *a, const sl_value_t *b);
+/* A change copied whole into raw (8-byte aligned, its strings and values with it), so
+ * that it can be encoded later on another thread, after the source's buffers have moved
+ * on; returns its offset in raw. c->table is not copied (tables live as long as the
+ * schema cache): give it back to sl_change_unstash. */
+size_t sl_change_stash(const sl_change_t *c, int64_t now_ms, sl_buf_t *raw);
+/* The change stashed at raw + off, pointing into raw (which it fixes up in place: once
+ * only, and raw must not move meanwhile); *now_ms is the stashed emit time. */
+void sl_change_unstash(char *raw, size_t off, const sl_table_t *t, sl_change_t *c,
+                       int64_t *now_ms);
 /* The envelope value. now_ms is the top-level ts_ms (emit time). */
 void sl_envelope_value(const sl_envelope_t *env, const sl_change_t *c, int64_t now_ms,
                        sl_buf_t *out);

@@ -1,5 +1,8 @@
-/* sluice: the per-connector pipeline (source thread, bounded queue, sink thread) and the
- * committer, which only ever stores positions the sink has reported durable. */
+/* sluice: the per-connector pipeline and the committer, which only ever stores positions
+ * the sink has reported durable. Three threads, joined by bounded queues: the source
+ * decodes and stashes each change (a copy of its values, sl_change_stash), the encoder
+ * writes the envelopes, the sink delivers them. Encoding was half of the source thread's
+ * time (tests/bench/my_bench.sh); on its own thread it runs beside the decoding. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,10 +17,13 @@
 #include "core/pipeline.h"
 
 #define QUEUE_BATCHES 8
+#define RAW_BATCHES 2 /* stashed batches waiting for the encoder: enough to overlap */
+#define RAW_POOL (RAW_BATCHES + 2) /* stash buffers kept between batches (see raw_put) */
 #define BATCH_RECORDS 4096
 #define BATCH_BYTES (1u << 20)
 #define COMMIT_INTERVAL_MS 500
 #define TICK_INTERVAL_MS 1000
+#define DRY_MS 20 /* no batch for this long after one: the queue ran dry, store at once */
 #define FLIGHT_MAX 256 /* batches tracked between hand-over and ack; more are merged */
 #define PAUSE_POLL_MS 200
 #define STORE_WARN_MS                                                                    \
@@ -52,15 +58,19 @@ struct sl_pipeline {
     const sl_sink_ops_t *sink_ops;
     void *src, *sink;
     sl_sink_env_t sink_env;
-    sl_queue_t *q;
-    sl_batch_t *cur; /* being filled by the source thread */
+    sl_queue_t *q;    /* encoded batches, to the sink; its free list serves all */
+    sl_queue_t *qraw; /* stashed batches, to the encoder */
+    pthread_mutex_t pool_mu;
+    sl_buf_t raw_pool[RAW_POOL]; /* empty stash buffers with their memory */
+    int nraw_pool;
+    sl_batch_t *cur;  /* being filled by the source thread */
     sl_schema_cache_t *schemas;
     sl_envelope_t env;
     int has_resume;
     sl_pos_t resume;
     atomic_int stop;
-    pthread_t src_thr, sink_thr;
-    int src_started, sink_started, drained;
+    pthread_t src_thr, enc_thr, sink_thr;
+    int src_started, enc_started, sink_started, drained;
     atomic_int finished;  /* the source thread has ended */
     atomic_int paused;    /* the operator paused the source */
     atomic_int streaming; /* the source reached its stream since its last (re)connect */
@@ -69,7 +79,7 @@ struct sl_pipeline {
     sl_metrics_t *metrics, *own_metrics;
     int64_t
         bookmark_mtime_ms; /* when the bookmark found at create was stored, 0 = none */
-    /* source thread only */
+    /* encoder thread only */
     const sl_table_t *last_t;
     sl_metrics_table_t *last_mt;
     tcache_ent_t *tcache;
@@ -182,7 +192,7 @@ static size_t ptr_slot(const void *p, size_t cap)
 }
 
 /* The metrics counters of a table: the last one, else a pointer-keyed open-addressing
- * cache, else the metrics' own (locked) lookup. Source thread only. */
+ * cache, else the metrics' own (locked) lookup. Encoder thread only. */
 static sl_metrics_table_t *table_metrics(sl_pipeline_t *p, const sl_table_t *t)
 {
     if (t == p->last_t && p->last_mt)
@@ -285,6 +295,7 @@ sl_pipeline_t *sl_pipeline_create_store(const sl_connector_config_t *cfg,
     p->sink_ops = sink;
     p->schemas = sl_schema_cache_new();
     p->q = sl_queue_new(QUEUE_BATCHES);
+    p->qraw = sl_queue_new(RAW_BATCHES);
     p->env.connector = src->connector;
     p->env.name = cfg->name;
     p->sink_env.ack = sink_ack;
@@ -294,6 +305,7 @@ sl_pipeline_t *sl_pipeline_create_store(const sl_connector_config_t *cfg,
     p->own_metrics = p->metrics = sl_metrics_new();
     p->last_acked_ts = -1;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->pool_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -452,14 +464,17 @@ static void *sink_main(void *arg)
     char err[1024];
     int64_t last_tick = mono_ms();
     int64_t due = INT64_MAX; /* wall ms the sink's tick is next due, from sink_ops->due */
-    int failed = 0, tick_failed = 0;
+    int failed = 0, tick_failed = 0, wrote = 0;
     for (;;) {
-        int timeout = 200;
+        /* right after a batch, wait only DRY_MS for the next: a stream that has paused
+         * gets its bookmark then, not a whole poll (200 ms) later */
+        int timeout = wrote ? DRY_MS : 200;
         if (due != INT64_MAX) {
             int64_t left = due - sl_now_ms();
             timeout = left <= 0 ? 0 : left < timeout ? (int)left : timeout;
         }
         sl_batch_t *b = sl_queue_pop(p->q, timeout);
+        wrote = b != NULL;
         if (b)
             sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
         if (b) {
@@ -518,13 +533,76 @@ static sl_err_t push_current(sl_pipeline_t *p)
     p->cur = NULL;
     if (b->n)
         flight_add(p, b);
-    sl_err_t rc = sl_queue_push(p->q, b);
+    sl_err_t rc = sl_queue_push(p->qraw, b);
     if (rc) {
         sl_batch_free(b);
         return rc;
     }
-    sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
     return SL_OK;
+}
+
+/* A batch's stash buffer, once encoded, goes to a small pool the source takes from: only
+ * the batches between the source and the encoder need one, and the queue to the sink
+ * holds many more, each of which would otherwise keep a megabyte it has no use for. */
+static void raw_put(sl_pipeline_t *p, sl_buf_t *raw)
+{
+    sl_buf_reset(raw);
+    pthread_mutex_lock(&p->pool_mu);
+    if (raw->data && p->nraw_pool < RAW_POOL && raw->cap <= (8u << 20)) {
+        p->raw_pool[p->nraw_pool++] = *raw;
+        sl_buf_init(raw);
+    }
+    pthread_mutex_unlock(&p->pool_mu);
+}
+
+static void raw_get(sl_pipeline_t *p, sl_buf_t *raw)
+{
+    if (raw->data)
+        return;
+    pthread_mutex_lock(&p->pool_mu);
+    if (p->nraw_pool)
+        *raw = p->raw_pool[--p->nraw_pool];
+    pthread_mutex_unlock(&p->pool_mu);
+}
+
+/* Key and value of every stashed record, into the batch's arena. */
+static void encode_batch(sl_pipeline_t *p, sl_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        sl_record_t *r = &b->recs[i];
+        if (!r->raw_len)
+            continue;
+        sl_change_t c;
+        int64_t now_ms;
+        sl_change_unstash(b->raw.data, r->raw_off, r->table, &c, &now_ms);
+        r->key_off = b->arena.len;
+        r->key_len = sl_envelope_key(&c, &b->arena) ? b->arena.len - r->key_off : 0;
+        r->val_off = b->arena.len;
+        sl_envelope_value(&p->env, &c, now_ms, &b->arena);
+        r->val_len = b->arena.len - r->val_off;
+        r->raw_len = 0;
+        sl_metrics_count(table_metrics(p, r->table), r->op, r->key_len + r->val_len);
+    }
+    raw_put(p, &b->raw);
+}
+
+/* The encoder thread: stashed batches in, encoded batches out, in order. When the sink's
+ * queue closes (a failed sink), it stops taking batches, and so does the source. */
+static void *encode_main(void *arg)
+{
+    sl_pipeline_t *p = arg;
+    sl_batch_t *b;
+    while ((b = sl_queue_pop(p->qraw, -1))) {
+        encode_batch(p, b);
+        if (sl_queue_push(p->q, b) != SL_OK) {
+            sl_queue_put_free(p->q, b);
+            sl_queue_close(p->qraw);
+            continue;
+        }
+        sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
+    }
+    sl_queue_close(p->q);
+    return NULL;
 }
 
 /* The source is paused: hand over what it emitted, then wait for resume or stop. */
@@ -560,6 +638,8 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
     if (!p->cur)
         p->cur = sl_queue_get_free(p->q);
     sl_batch_t *b = p->cur;
+    if (!b->raw.data)
+        raw_get(p, &b->raw);
     if (!b->n) {
         p->cur_first_us = mono_us();
         p->cur_first_ts = c->commit_ts_ms;
@@ -569,15 +649,11 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
     r->op = c->op;
     r->ts_ms = c->commit_ts_ms;
     r->pos = *pos;
-    r->key_off = b->arena.len;
-    r->key_len = sl_envelope_key(c, &b->arena) ? b->arena.len - r->key_off : 0;
-    r->val_off = b->arena.len;
-    sl_envelope_value(&p->env, c, sl_now_ms(), &b->arena);
-    r->val_len = b->arena.len - r->val_off;
+    r->raw_off = sl_change_stash(c, sl_now_ms(), &b->raw);
+    r->raw_len = b->raw.len - r->raw_off;
     b->end = *pos;
     b->has_end = 1;
-    sl_metrics_count(table_metrics(p, c->table), c->op, r->key_len + r->val_len);
-    if (b->n >= BATCH_RECORDS || b->arena.len >= BATCH_BYTES)
+    if (b->n >= BATCH_RECORDS || b->raw.len >= BATCH_BYTES)
         return push_current(p);
     return SL_OK;
 }
@@ -694,7 +770,7 @@ sl_err_t sl_pipe_drain(sl_pipeline_t *p)
         return p->fail_rc;
     p->drained = 1;
     push_current(p);
-    sl_queue_close(p->q);
+    sl_queue_close(p->qraw); /* the encoder closes the sink's queue once it is through */
     pthread_mutex_lock(&p->mu);
     while (p->sink_started && !p->sink_done)
         pthread_cond_wait(&p->cv, &p->mu);
@@ -769,6 +845,12 @@ sl_err_t sl_pipeline_start(sl_pipeline_t *p, char *err, size_t errlen)
     if (pthread_create(&p->sink_thr, NULL, sink_main, p) != 0)
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the sink thread");
     p->sink_started = 1;
+    if (pthread_create(&p->enc_thr, NULL, encode_main, p) != 0) {
+        sl_queue_close(p->q);
+        sl_pipe_drain(p);
+        return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the encoder thread");
+    }
+    p->enc_started = 1;
     if (pthread_create(&p->src_thr, NULL, source_main, p) != 0) {
         sl_pipe_drain(p);
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the source thread");
@@ -855,6 +937,10 @@ sl_err_t sl_pipeline_wait(sl_pipeline_t *p, char *err, size_t errlen)
         pthread_join(p->src_thr, NULL);
         p->src_started = 0;
     }
+    if (p->enc_started) {
+        pthread_join(p->enc_thr, NULL);
+        p->enc_started = 0;
+    }
     if (p->sink_started) {
         pthread_join(p->sink_thr, NULL);
         p->sink_started = 0;
@@ -888,6 +974,10 @@ void sl_pipeline_destroy(sl_pipeline_t *p)
     if (p->sink && p->sink_ops->destroy)
         p->sink_ops->destroy(p->sink);
     sl_batch_free(p->cur);
+    sl_queue_free(p->qraw);
+    for (int i = 0; i < p->nraw_pool; i++)
+        sl_buf_free(&p->raw_pool[i]);
+    pthread_mutex_destroy(&p->pool_mu);
     sl_queue_free(p->q);
     sl_schema_cache_free(p->schemas);
     sl_buf_free(&p->doc);

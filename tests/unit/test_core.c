@@ -388,6 +388,66 @@ static void test_envelope_golden(void **state)
     sl_schema_cache_free(c);
 }
 
+/* A change stashed (several into one buffer, which grows and moves meanwhile) and
+ * unstashed gives the very envelope the original gives: every kind of value, rows and
+ * strings present and absent, source_extra without a NUL of its own. */
+static void test_change_stash(void **state)
+{
+    (void)state;
+    sl_schema_cache_t *c = sl_schema_cache_new();
+    const sl_table_t *t = sl_schema_cache_intern(c, orders_table());
+    char longtext[3000];
+    memset(longtext, 'x', sizeof(longtext));
+    sl_value_t rows[][3] = {
+        {{.kind = SL_V_INT, .v.i = -42}, {.kind = SL_V_UNCHANGED}, {.kind = SL_V_NULL}},
+        {{.kind = SL_V_UINT, .v.u = UINT64_MAX},
+         {.kind = SL_V_STRING, .len = 5, .v.s = "h\"llo"},
+         {.kind = SL_V_BYTES, .len = 3, .v.s = "\x00\x01\x02"}},
+        {{.kind = SL_V_DOUBLE, .v.d = 0.1},
+         {.kind = SL_V_STRING, .len = 0, .v.s = NULL},
+         {.kind = SL_V_JSON, .len = 7, .v.s = "[1,2,3]"}},
+        {{.kind = SL_V_BOOL, .v.i = 1},
+         {.kind = SL_V_STRING, .len = sizeof(longtext), .v.s = longtext},
+         {.kind = SL_V_BYTES, .len = 0, .v.s = ""}},
+    };
+    const char extra[] = "\"lsn\":123XXXX"; /* only the first 9 bytes are the member */
+    sl_change_t ch[6] = {
+        {.op = 'u', .table = t, .before = rows[0], .after = rows[1], .commit_ts_ms = 17,
+         .snapshot = "false", .source_extra = extra, .source_extra_len = 9,
+         .tx_id = "7:99", .total_order = 2, .data_collection_order = 1},
+        {.op = 'c', .table = t, .after = rows[2], .commit_ts_ms = -1},
+        {.op = 'd', .table = t, .before = rows[3], .snapshot = "last", .tx_id = ""},
+        {.op = 'r', .table = t, .after = rows[3], .snapshot = "true",
+         .source_extra = extra, .source_extra_len = 0},
+        {.op = 't', .table = t, .commit_ts_ms = 5, .tx_id = "tx"},
+        {.op = 'c', .table = t, .after = rows[1], .total_order = UINT64_MAX},
+    };
+    sl_envelope_t env = {"mysql", "shop"};
+    sl_buf_t raw = SL_BUF_INIT;
+    size_t off[6];
+    for (int round = 0; round < 40; round++) /* many, so that raw is reallocated */
+        for (int i = 0; i < 6; i++)
+            off[i] = sl_change_stash(&ch[i], 1000 + i, &raw);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(off[i] % 8, 0);
+        sl_change_t u;
+        int64_t now = 0;
+        sl_change_unstash(raw.data, off[i], t, &u, &now);
+        assert_int_equal(now, 1000 + i);
+        sl_buf_t want = SL_BUF_INIT, got = SL_BUF_INIT;
+        assert_int_equal(sl_envelope_key(&u, &got), sl_envelope_key(&ch[i], &want));
+        sl_envelope_value(&env, &ch[i], 1000 + i, &want);
+        sl_envelope_value(&env, &u, now, &got);
+        assert_string_equal(got.data, want.data);
+        assert_true((u.snapshot == NULL) == (ch[i].snapshot == NULL));
+        assert_true((u.tx_id == NULL) == (ch[i].tx_id == NULL));
+        sl_buf_free(&want);
+        sl_buf_free(&got);
+    }
+    sl_buf_free(&raw);
+    sl_schema_cache_free(c);
+}
+
 /* A MySQL-style table (no schema) whose names all need escaping. */
 static sl_table_t *odd_names_table(void)
 {
@@ -625,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_json_string_blocks),
         cmocka_unit_test(test_envelope_golden),
         cmocka_unit_test(test_envelope_cached_names),
+        cmocka_unit_test(test_change_stash),
         cmocka_unit_test(test_schema_versions),
         cmocka_unit_test(test_bookmark_store),
         cmocka_unit_test(test_pos_keys),
