@@ -2,7 +2,8 @@
  * the sink has reported durable. Three threads, joined by bounded queues: the source
  * decodes and stashes each change (a copy of its values, sl_change_stash), the encoder
  * writes the envelopes, the sink delivers them. Encoding was half of the source thread's
- * time (tests/bench/my_bench.sh); on its own thread it runs beside the decoding. */
+ * time (tests/bench/my_bench.sh); on its own thread it runs beside the decoding. A sink
+ * that says encode_on_source (files) has no encoder: the source encodes as it emits. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #define COMMIT_INTERVAL_MS 500
 #define TICK_INTERVAL_MS 1000
 #define DRY_MS 20 /* no batch for this long after one: the queue ran dry, store at once */
+#define DRY_GAP_MS 100 /* ... but not sooner after the last store (a trickle of batches) */
 #define FLIGHT_MAX 256 /* batches tracked between hand-over and ack; more are merged */
 #define PAUSE_POLL_MS 200
 #define STORE_WARN_MS                                                                    \
@@ -59,7 +61,7 @@ struct sl_pipeline {
     void *src, *sink;
     sl_sink_env_t sink_env;
     sl_queue_t *q;    /* encoded batches, to the sink; its free list serves all */
-    sl_queue_t *qraw; /* stashed batches, to the encoder */
+    sl_queue_t *qraw; /* stashed batches, to the encoder; NULL: the source encodes */
     pthread_mutex_t pool_mu;
     sl_buf_t raw_pool[RAW_POOL]; /* empty stash buffers with their memory */
     int nraw_pool;
@@ -79,7 +81,7 @@ struct sl_pipeline {
     sl_metrics_t *metrics, *own_metrics;
     int64_t
         bookmark_mtime_ms; /* when the bookmark found at create was stored, 0 = none */
-    /* encoder thread only */
+    /* the encoding thread's (the encoder, or the source when it encodes) */
     const sl_table_t *last_t;
     sl_metrics_table_t *last_mt;
     tcache_ent_t *tcache;
@@ -192,7 +194,7 @@ static size_t ptr_slot(const void *p, size_t cap)
 }
 
 /* The metrics counters of a table: the last one, else a pointer-keyed open-addressing
- * cache, else the metrics' own (locked) lookup. Encoder thread only. */
+ * cache, else the metrics' own (locked) lookup. The encoding thread only. */
 static sl_metrics_table_t *table_metrics(sl_pipeline_t *p, const sl_table_t *t)
 {
     if (t == p->last_t && p->last_mt)
@@ -295,7 +297,8 @@ sl_pipeline_t *sl_pipeline_create_store(const sl_connector_config_t *cfg,
     p->sink_ops = sink;
     p->schemas = sl_schema_cache_new();
     p->q = sl_queue_new(QUEUE_BATCHES);
-    p->qraw = sl_queue_new(RAW_BATCHES);
+    if (!sink->encode_on_source)
+        p->qraw = sl_queue_new(RAW_BATCHES);
     p->env.connector = src->connector;
     p->env.name = cfg->name;
     p->sink_env.ack = sink_ack;
@@ -464,20 +467,19 @@ static void *sink_main(void *arg)
     char err[1024];
     int64_t last_tick = mono_ms();
     int64_t due = INT64_MAX; /* wall ms the sink's tick is next due, from sink_ops->due */
-    int failed = 0, tick_failed = 0, wrote = 0;
+    int failed = 0, tick_failed = 0, quick = 0;
     for (;;) {
         /* right after a batch, wait only DRY_MS for the next: a stream that has paused
          * gets its bookmark then, not a whole poll (200 ms) later */
-        int timeout = wrote ? DRY_MS : 200;
+        int timeout = quick ? DRY_MS : 200;
         if (due != INT64_MAX) {
             int64_t left = due - sl_now_ms();
             timeout = left <= 0 ? 0 : left < timeout ? (int)left : timeout;
         }
         sl_batch_t *b = sl_queue_pop(p->q, timeout);
-        wrote = b != NULL;
-        if (b)
-            sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
         if (b) {
+            quick = 1;
+            sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
             if (!failed && sink_write(p, b) != SL_OK)
                 failed = 1;
             sl_queue_put_free(p->q, b);
@@ -507,7 +509,10 @@ static void *sink_main(void *arg)
         due = p->sink_ops->due && !tick_failed ? p->sink_ops->due(p->sink) : INT64_MAX;
         /* rate-limited while batches keep coming; at once when the queue ran dry, so a
          * quiet stream's bookmark is not up to COMMIT_INTERVAL_MS behind */
-        if (commit(p, !b))
+        int force = !b && mono_ms() - p->last_store_ms >= DRY_GAP_MS;
+        if (force)
+            quick = 0; /* stored (or nothing to store): back to the plain poll */
+        if (commit(p, force))
             failed = 1;
     }
     if (!failed) {
@@ -533,7 +538,7 @@ static sl_err_t push_current(sl_pipeline_t *p)
     p->cur = NULL;
     if (b->n)
         flight_add(p, b);
-    sl_err_t rc = sl_queue_push(p->qraw, b);
+    sl_err_t rc = sl_queue_push(p->qraw ? p->qraw : p->q, b);
     if (rc) {
         sl_batch_free(b);
         return rc;
@@ -565,6 +570,18 @@ static void raw_get(sl_pipeline_t *p, sl_buf_t *raw)
     pthread_mutex_unlock(&p->pool_mu);
 }
 
+/* Key and value of a change into the batch's arena, for record r. */
+static void encode_record(sl_pipeline_t *p, sl_batch_t *b, sl_record_t *r,
+                          const sl_change_t *c, int64_t now_ms)
+{
+    r->key_off = b->arena.len;
+    r->key_len = sl_envelope_key(c, &b->arena) ? b->arena.len - r->key_off : 0;
+    r->val_off = b->arena.len;
+    sl_envelope_value(&p->env, c, now_ms, &b->arena);
+    r->val_len = b->arena.len - r->val_off;
+    sl_metrics_count(table_metrics(p, r->table), r->op, r->key_len + r->val_len);
+}
+
 /* Key and value of every stashed record, into the batch's arena. */
 static void encode_batch(sl_pipeline_t *p, sl_batch_t *b)
 {
@@ -575,13 +592,8 @@ static void encode_batch(sl_pipeline_t *p, sl_batch_t *b)
         sl_change_t c;
         int64_t now_ms;
         sl_change_unstash(b->raw.data, r->raw_off, r->table, &c, &now_ms);
-        r->key_off = b->arena.len;
-        r->key_len = sl_envelope_key(&c, &b->arena) ? b->arena.len - r->key_off : 0;
-        r->val_off = b->arena.len;
-        sl_envelope_value(&p->env, &c, now_ms, &b->arena);
-        r->val_len = b->arena.len - r->val_off;
+        encode_record(p, b, r, &c, now_ms);
         r->raw_len = 0;
-        sl_metrics_count(table_metrics(p, r->table), r->op, r->key_len + r->val_len);
     }
     raw_put(p, &b->raw);
 }
@@ -638,7 +650,7 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
     if (!p->cur)
         p->cur = sl_queue_get_free(p->q);
     sl_batch_t *b = p->cur;
-    if (!b->raw.data)
+    if (p->qraw && !b->raw.data)
         raw_get(p, &b->raw);
     if (!b->n) {
         p->cur_first_us = mono_us();
@@ -649,11 +661,15 @@ sl_err_t sl_pipe_emit(sl_pipeline_t *p, const sl_change_t *c, const sl_pos_t *po
     r->op = c->op;
     r->ts_ms = c->commit_ts_ms;
     r->pos = *pos;
-    r->raw_off = sl_change_stash(c, sl_now_ms(), &b->raw);
-    r->raw_len = b->raw.len - r->raw_off;
+    if (p->qraw) {
+        r->raw_off = sl_change_stash(c, sl_now_ms(), &b->raw);
+        r->raw_len = b->raw.len - r->raw_off;
+    } else {
+        encode_record(p, b, r, c, sl_now_ms());
+    }
     b->end = *pos;
     b->has_end = 1;
-    if (b->n >= BATCH_RECORDS || b->raw.len >= BATCH_BYTES)
+    if (b->n >= BATCH_RECORDS || b->raw.len + b->arena.len >= BATCH_BYTES)
         return push_current(p);
     return SL_OK;
 }
@@ -770,7 +786,8 @@ sl_err_t sl_pipe_drain(sl_pipeline_t *p)
         return p->fail_rc;
     p->drained = 1;
     push_current(p);
-    sl_queue_close(p->qraw); /* the encoder closes the sink's queue once it is through */
+    /* the encoder closes the sink's queue once it is through */
+    sl_queue_close(p->qraw ? p->qraw : p->q);
     pthread_mutex_lock(&p->mu);
     while (p->sink_started && !p->sink_done)
         pthread_cond_wait(&p->cv, &p->mu);
@@ -845,12 +862,12 @@ sl_err_t sl_pipeline_start(sl_pipeline_t *p, char *err, size_t errlen)
     if (pthread_create(&p->sink_thr, NULL, sink_main, p) != 0)
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the sink thread");
     p->sink_started = 1;
-    if (pthread_create(&p->enc_thr, NULL, encode_main, p) != 0) {
+    if (p->qraw && pthread_create(&p->enc_thr, NULL, encode_main, p) != 0) {
         sl_queue_close(p->q);
         sl_pipe_drain(p);
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the encoder thread");
     }
-    p->enc_started = 1;
+    p->enc_started = p->qraw != NULL;
     if (pthread_create(&p->src_thr, NULL, source_main, p) != 0) {
         sl_pipe_drain(p);
         return sl_err_set(err, errlen, SL_ERR_NOMEM, "cannot start the source thread");

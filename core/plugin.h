@@ -43,6 +43,10 @@ typedef struct sl_sink_ops {
     /* Make everything written durable and ack it (shutdown, drain). */
     sl_err_t (*flush)(void *ctx, char *err, size_t errlen);
     void (*destroy)(void *ctx); /* NULL-safe */
+    /* Non-zero: the source thread encodes the envelopes itself, with no encoder thread.
+     * For a sink whose writes keep the kernel busy on the other core (files: page cache
+     * copies and writeback), where a third thread measured slower on two cores. */
+    int encode_on_source;
 } sl_sink_ops_t;
 
 /* What the core gives a source: see core/pipeline.h for the calls on it. */

@@ -1351,4 +1351,5 @@ const sl_sink_ops_t sl_sink_files = {
     .due = files_due,
     .flush = files_flush,
     .destroy = files_destroy,
+    .encode_on_source = 1, /* BENCHMARKS.md: an encoder thread measured slower here */
 };
