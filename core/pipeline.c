@@ -25,7 +25,8 @@
 #define COMMIT_INTERVAL_MS 500
 #define TICK_INTERVAL_MS 1000
 #define DRY_MS 20 /* no batch for this long after one: the queue ran dry, store at once */
-#define DRY_GAP_MS 100 /* ... but not sooner after the last store (a trickle of batches) */
+#define DRY_GAP_MS 100 /* ... but not sooner after the last store (a trickle of batches);
+                          a wake (an ack) or the plain poll stores at once, as ever */
 #define FLIGHT_MAX 256 /* batches tracked between hand-over and ack; more are merged */
 #define PAUSE_POLL_MS 200
 #define STORE_WARN_MS                                                                    \
@@ -476,7 +477,10 @@ static void *sink_main(void *arg)
             int64_t left = due - sl_now_ms();
             timeout = left <= 0 ? 0 : left < timeout ? (int)left : timeout;
         }
+        int64_t popped = mono_ms();
         sl_batch_t *b = sl_queue_pop(p->q, timeout);
+        /* the short wait ran out (not a wake: an ack, a stop) */
+        int dry = !b && quick && mono_ms() - popped >= timeout;
         if (b) {
             quick = 1;
             sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
@@ -509,9 +513,9 @@ static void *sink_main(void *arg)
         due = p->sink_ops->due && !tick_failed ? p->sink_ops->due(p->sink) : INT64_MAX;
         /* rate-limited while batches keep coming; at once when the queue ran dry, so a
          * quiet stream's bookmark is not up to COMMIT_INTERVAL_MS behind */
-        int force = !b && mono_ms() - p->last_store_ms >= DRY_GAP_MS;
-        if (force)
-            quick = 0; /* stored (or nothing to store): back to the plain poll */
+        int force = !b && (!dry || mono_ms() - p->last_store_ms >= DRY_GAP_MS);
+        if (!b) /* stored (or nothing to store): back to the plain poll; else soon again */
+            quick = !force;
         if (commit(p, force))
             failed = 1;
     }
@@ -543,6 +547,8 @@ static sl_err_t push_current(sl_pipeline_t *p)
         sl_batch_free(b);
         return rc;
     }
+    if (!p->qraw) /* else the encoder says it, when it hands the batch on */
+        sl_metrics_queue(p->metrics, sl_queue_depth(p->q), QUEUE_BATCHES);
     return SL_OK;
 }
 
