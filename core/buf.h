@@ -44,7 +44,9 @@ static inline void sl_buf_truncate(sl_buf_t *b, size_t len)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
+#if __GNUC__ >= 11
 #pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
 #endif
 static inline void sl_copy_small(char *d, const char *s, size_t n)
 {

@@ -22,6 +22,16 @@ int sl_writev_all(int fd, struct iovec *v, int n, uint64_t *written)
                 continue;
             return -1;
         }
+        if (w == 0) { /* not from pipes or files; never spin on it */
+            size_t left = 0;
+            for (int i = 0; i < n; i++)
+                left += v[i].iov_len;
+            if (left) {
+                errno = EIO;
+                return -1;
+            }
+            return 0;
+        }
         if (written)
             *written += (uint64_t)w;
         while (n > 0 && (size_t)w >= v->iov_len) {
@@ -58,15 +68,19 @@ int sl_mkdir_p(char *path)
         char save = path[i];
         path[i] = 0;
         if (mkdir(path, 0755) == 0) {
+            /* its entry lives in the parent: "/" and "." for top-level names */
             char *slash = strrchr(path, '/');
+            int rc;
             if (slash && slash != path) {
                 *slash = 0;
-                int rc = sl_fsync_dir(path);
+                rc = sl_fsync_dir(path);
                 *slash = '/';
-                if (rc < 0) {
-                    path[i] = save;
-                    return -1;
-                }
+            } else {
+                rc = sl_fsync_dir(slash ? "/" : ".");
+            }
+            if (rc < 0) {
+                path[i] = save;
+                return -1;
             }
         } else if (errno != EEXIST) {
             path[i] = save;
