@@ -2,7 +2,6 @@
  * the old or the new document. A corrupt document stops the worker with a clear error and
  * is never overwritten. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +98,6 @@ sl_err_t sl_bookmark_store(const char *data_dir, const char *connector, const ch
 {
     sl_buf_t dir = SL_BUF_INIT, path = SL_BUF_INIT, tmp = SL_BUF_INIT;
     sl_err_t rc = SL_OK;
-    int fd = -1;
     dir_path(data_dir, &dir);
     sl_bookmark_path(data_dir, connector, &path);
     sl_buf_printf(&tmp, "%s/.%s.json.tmp", dir.data, connector);
@@ -108,25 +106,10 @@ sl_err_t sl_bookmark_store(const char *data_dir, const char *connector, const ch
                         strerror(errno));
         goto out;
     }
-    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto ioerr;
-    if (sl_write_all(fd, json, len) != 0 || sl_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0)
-        goto ioerr;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto ioerr;
-    }
-    fd = -1;
-    if (rename(tmp.data, path.data) != 0 || sl_fsync_dir(dir.data) != 0)
-        goto ioerr;
-    goto out;
-ioerr:
-    rc = sl_err_set(err, errlen, SL_ERR_IO, "cannot store bookmark %s: %s", path.data,
-                    strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp.data);
+    struct iovec v[2] = {{(void *)(uintptr_t)json, len}, {(void *)(uintptr_t)"\n", 1}};
+    if (sl_write_atomic(dir.data, tmp.data, path.data, v, 2) != 0)
+        rc = sl_err_set(err, errlen, SL_ERR_IO, "cannot store bookmark %s: %s", path.data,
+                        strerror(errno));
 out:
     sl_buf_free(&dir);
     sl_buf_free(&path);

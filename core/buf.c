@@ -318,7 +318,8 @@ void sl_buf_put_double(sl_buf_t *b, double v)
         return;
     }
     /* straight into the buffer too (see sl_buf_put_u64); at most 25 bytes */
-    sl_buf_reserve(b, 32);
+    if (b->len + 33 > b->cap)
+        sl_buf_reserve(b, 32);
     size_t n = double_fast(v, b->data + b->len);
     if (n) {
         b->len += n;

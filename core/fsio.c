@@ -1,6 +1,8 @@
-/* sluice: whole writes, directory fsync, durable mkdir -p (see fsio.h). */
+/* sluice: whole writes, atomic file replacement, directory fsync, durable mkdir -p (see
+ * fsio.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +59,28 @@ int sl_fsync_dir(const char *dir)
     close(fd);
     errno = e;
     return rc;
+}
+
+int sl_write_atomic(const char *dir, const char *tmp, const char *final, struct iovec *v,
+                    int n)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (sl_writev_all(fd, v, n, NULL) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, final) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return sl_fsync_dir(dir);
 }
 
 int sl_mkdir_p(char *path)

@@ -15,6 +15,10 @@ int sl_write_all(int fd, const void *p, size_t n);
 int sl_writev_all(int fd, struct iovec *v, int n, uint64_t *written);
 /* fsync a directory, so that the entries made in it survive a power loss. */
 int sl_fsync_dir(const char *dir);
+/* Replace final with the n pieces of v, durably: written to tmp (in dir, final's
+ * directory), fsync'd, renamed over final, dir fsync'd. tmp is removed on failure. */
+int sl_write_atomic(const char *dir, const char *tmp, const char *final, struct iovec *v,
+                    int n);
 /* mkdir -p. Each directory it creates has its parent fsync'd, so a file made inside
  * cannot vanish with its freshly made parent after a power loss. path is modified while
  * working and restored. */

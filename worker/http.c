@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include "core/buf.h"
+#include "core/fsio.h"
 #include "core/log.h"
 #include "worker/http.h"
 
@@ -613,13 +614,9 @@ int sl_http_request(const char *address, const char *method, const char *path,
     sl_buf_puts(&req, "\r\n");
     if (body)
         sl_buf_puts(&req, body);
-    for (size_t off = 0; off < req.len;) {
-        ssize_t w = write(fd, req.data + off, req.len - off);
-        if (w <= 0) {
-            snprintf(err, errlen, "cannot send to %s: %s", address, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
+    if (sl_write_all(fd, req.data, req.len) != 0) {
+        snprintf(err, errlen, "cannot send to %s: %s", address, strerror(errno));
+        goto out;
     }
     char buf[4096];
     for (;;) {

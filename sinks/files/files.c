@@ -299,28 +299,6 @@ static int rename_noreplace(const char *from, const char *to)
     return rename(from, to);
 }
 
-/* Write a whole small file atomically: temp, fsync, rename, fsync directory. */
-static int write_atomic(const char *dir, const char *tmp, const char *final,
-                        const char *data, size_t len)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    if (sl_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    if (close(fd) < 0 || rename(tmp, final) < 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return sl_fsync_dir(dir);
-}
 
 /* ---------------------------------------------------------------- topics and tables */
 
@@ -409,7 +387,8 @@ static sl_err_t write_schema(files_sink_t *s, const sl_table_t *t, char *err,
     sl_buf_printf(&tmp, "%s/.v%" PRIu32 ".json.tmp", dir.data, t->version);
     sl_table_to_json(t, &doc);
     sl_buf_putc(&doc, '\n');
-    if (write_atomic(dir.data, tmp.data, final.data, doc.data, doc.len) < 0)
+    struct iovec v = {doc.data, doc.len};
+    if (sl_write_atomic(dir.data, tmp.data, final.data, &v, 1) < 0)
         rc = fail(s, SL_ERR_IO, err, errlen, "cannot write the schema document %s: %s",
                   final.data, strerror(errno));
 out:
