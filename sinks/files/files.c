@@ -40,7 +40,8 @@
  * zstd level 3 up to ~3.6 MB); a plain file writes its lines straight from the batch
  * with writev (4 KiB of iovecs, emptied before each write call returns); at most
  * SL_FILES_MAX_OPEN files; a small entry per topic and table
- * version; directory listings for at most DIR_CACHE_MAX directories.
+ * version; directory listings for at most DIR_CACHE_MAX directories. Page cache: about
+ * DROP_LAG_BYTES per open file, however big it grows (ffile_hint).
  *
  * Names: every component (topic prefix, schema or database, table) is percent-encoded on
  * its own (bytes outside [A-Za-z0-9_-] become %XX, an empty component is "%00") and the
@@ -73,7 +74,8 @@
 
 #define OUTBUF_SIZE (64 * 1024) /* per open file: compressor output */
 #define IOV_N 256 /* plain files: lines gathered for one writev, straight from the batch */
-#define WRITEBACK_BYTES (4u << 20) /* start writeback after this many bytes of a file */
+#define WRITEBACK_BYTES (2u << 20) /* a file's writeback starts this often (ffile_hint) */
+#define DROP_LAG_BYTES (16u << 20) /* and is dropped from the cache this far behind */
 #define DIR_CACHE_MAX 1024      /* directory listings kept (LRU beyond that) */
 #define CLOSING_MAX 4           /* files handed to the closer thread and not yet complete */
 #define HOUR_MS INT64_C(3600000)
@@ -120,7 +122,9 @@ typedef struct ffile {
     size_t outlen;
     struct iovec *iov; /* plain: IOV_N pieces of the batch being written, for writev(2) */
     int niov;
-    uint64_t written, hinted; /* bytes written, and handed to writeback (sync_file_range) */
+    uint64_t written;         /* bytes written */
+    uint64_t hinted, dropped; /* handed to writeback; written back and dropped (ffile_hint) */
+    int no_hint;              /* no sync_file_range here: the fsync does it all */
     sl_buf_t final;           /* the complete name, once handed to the closer */
     struct ffile *cnext;      /* closer lists */
 } ffile_t;
@@ -616,19 +620,49 @@ static void ffile_free(ffile_t *f)
     free(f);
 }
 
-/* Every WRITEBACK_BYTES, start the kernel's writeback of what was written (without
- * waiting for it), so the fsync that completes the file has little left to do and the
- * disk is busy all along rather than in a burst at the end. */
-static void ffile_hint(ffile_t *f)
+/* A streaming writer's page cache (the pattern of PostgreSQL's flush-after settings):
+ * every WRITEBACK_BYTES, start the kernel's writeback of what was written, without
+ * waiting for it, so the disk is busy all along and the fsync that completes the file
+ * has little left to do; and once a range was handed over DROP_LAG_BYTES ago (its
+ * writeback is done by then, so the wait seldom waits), wait for it and drop it from
+ * the page cache. A file's cached pages thus stay near DROP_LAG_BYTES instead of growing
+ * with everything written: in a container the page cache counts against the memory
+ * limit, and the kernel reuses the same warm pages instead of taking (on a VM,
+ * first-touching) fresh ones and reclaiming old ones later, which cost more system time
+ * than the copy itself (BENCHMARKS.md, MariaDB, "page cache").
+ * The wait reports a failed writeback and uses up that report for this descriptor (a
+ * later fsync would not see it again), so its failure fails the write. Where the call is
+ * not supported (EINVAL, ENOSYS, ESPIPE, EOPNOTSUPP) the pages stay until the fsync.
+ * Returns -1 with errno set on a writeback failure. */
+static int ffile_hint(ffile_t *f)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (f->written - f->hinted >= WRITEBACK_BYTES) {
-        sync_file_range(f->fd, (off_t)f->hinted, (off_t)(f->written - f->hinted),
-                        SYNC_FILE_RANGE_WRITE);
-        f->hinted = f->written;
+    if (f->no_hint || f->written - f->hinted < WRITEBACK_BYTES)
+        return 0;
+    if (sync_file_range(f->fd, (off_t)f->hinted, (off_t)(f->written - f->hinted),
+                        SYNC_FILE_RANGE_WRITE) < 0)
+        goto unsupported_or_failed;
+    f->hinted = f->written;
+    if (f->hinted - f->dropped < DROP_LAG_BYTES + WRITEBACK_BYTES)
+        return 0;
+    uint64_t end = f->hinted - DROP_LAG_BYTES; /* the latest windows stay in flight */
+    if (sync_file_range(f->fd, (off_t)f->dropped, (off_t)(end - f->dropped),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+        goto unsupported_or_failed;
+    (void)posix_fadvise(f->fd, (off_t)f->dropped, (off_t)(end - f->dropped),
+                        POSIX_FADV_DONTNEED); /* only a hint: pages stay if it fails */
+    f->dropped = end;
+    return 0;
+unsupported_or_failed:
+    if (errno == EINVAL || errno == ENOSYS || errno == ESPIPE || errno == EOPNOTSUPP) {
+        f->no_hint = 1;
+        return 0;
     }
+    return -1;
 #else
     (void)f;
+    return 0;
 #endif
 }
 
@@ -637,8 +671,7 @@ static int ffile_writev(ffile_t *f, struct iovec *v, int n)
 {
     if (sl_writev_all(f->fd, v, n, &f->written) < 0)
         return -1;
-    ffile_hint(f);
-    return 0;
+    return ffile_hint(f);
 }
 
 static int ffile_write(ffile_t *f, const void *p, size_t n)
