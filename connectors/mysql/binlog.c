@@ -6,7 +6,8 @@
  * control_events.h / rows_event.h / statement_events.h, codecs/binary.cpp) and MariaDB's
  * Knowledge Base "Replication protocol" pages (GTID_EVENT, GTID_LIST_EVENT,
  * BINLOG_CHECKPOINT_EVENT, ANNOTATE_ROWS_EVENT, START_ENCRYPTION_EVENT,
- * ROWS_EVENT_V1/V2). No server code is copied; every length is checked before use. */
+ * ROWS_EVENT_V1/V2, "Compressing Events to Reduce Size of the Binary Log"). No server
+ * code is copied; every length is checked before use. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ struct sl_binlog_decoder {
     sl_value_t *before, *after;
     size_t vcap;
     sl_buf_t tmp;
+    uint8_t *zbuf; /* the inflated part of a MariaDB compressed event (maria_inflate) */
+    size_t zcap;
 
     size_t max_event;
     ZSTD_DCtx *zd;
@@ -397,6 +400,7 @@ void sl_binlog_decoder_free(sl_binlog_decoder_t *d)
     free(d->before);
     free(d->after);
     sl_buf_free(&d->tmp);
+    free(d->zbuf);
     free(d->pl.win);
     ZSTD_freeDCtx(d->zd);
     free(d);
@@ -928,18 +932,100 @@ static int rows_op(uint8_t t)
     }
 }
 
+/* MariaDB's compressed events (log_bin_compress): the query text of a QUERY_COMPRESSED
+ * event, or the row images of a *_ROWS_COMPRESSED event (after its column bitmaps), are
+ * replaced by a header byte 0x80 | n (bits 4-6 name the algorithm: 0, zlib, is the only
+ * one), the uncompressed length in n = 1..4 big-endian bytes, and a zlib stream that
+ * fills the rest of the event. Inflates into d->zbuf: the result must be exactly the
+ * stated length, at most max_event bytes, and use the whole stream. NULL with why set
+ * when the block is malformed. */
+static const uint8_t *maria_inflate(sl_binlog_decoder_t *d, const uint8_t *p, size_t n,
+                                    size_t *outlen, char *why, size_t whylen)
+{
+    if (n < 1 || (p[0] & 0xf0) != 0x80 || (p[0] & 0x07) < 1 || (p[0] & 0x07) > 4) {
+        snprintf(why, whylen, "the compressed block's header byte 0x%02x is not 0x81-0x84",
+                 n ? p[0] : 0);
+        return NULL;
+    }
+    size_t nl = p[0] & 0x07;
+    if (n < 1 + nl) {
+        snprintf(why, whylen, "the compressed block's length runs past the event");
+        return NULL;
+    }
+    uint64_t want = 0;
+    for (size_t i = 0; i < nl; i++)
+        want = want << 8 | p[1 + i];
+    if (want > d->max_event) {
+        snprintf(why, whylen,
+                 "the block would inflate to %llu bytes, more than the %zu-byte event "
+                 "limit",
+                 (unsigned long long)want, d->max_event);
+        return NULL;
+    }
+    /* deflate expands at most 1032:1, so a larger claim is a lie: refuse it before
+     * allocating for it */
+    if (want > (uint64_t)(n - 1 - nl) * 1032 + 64) {
+        snprintf(why, whylen,
+                 "the block claims %llu bytes, more than %zu compressed bytes can inflate "
+                 "to",
+                 (unsigned long long)want, n - 1 - nl);
+        return NULL;
+    }
+    if (d->zcap < want || !d->zbuf) {
+        d->zbuf = xrealloc(d->zbuf, (size_t)want);
+        d->zcap = (size_t)want;
+    }
+    uLongf got = (uLongf)want;
+    uLong used = (uLong)(n - 1 - nl);
+    int zr = uncompress2(d->zbuf, &got, p + 1 + nl, &used);
+    if (zr != Z_OK || got != want || used != n - 1 - nl) {
+        snprintf(why, whylen,
+                 "the compressed block does not inflate to its stated %llu bytes (%s)",
+                 (unsigned long long)want,
+                 zr == Z_BUF_ERROR  ? "it is truncated or longer than stated"
+                 : zr == Z_DATA_ERROR ? "corrupt zlib data"
+                 : zr == Z_OK         ? "bytes follow the zlib stream"
+                                      : "zlib failed");
+        return NULL;
+    }
+    *outlen = (size_t)want;
+    return d->zbuf;
+}
+
+/* The plain rows event type a MariaDB compressed one stands for (itself otherwise). */
+static uint8_t rows_base_type(uint8_t t)
+{
+    switch (t) {
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1:
+        return SL_BINLOG_WRITE_ROWS_V1;
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+        return SL_BINLOG_UPDATE_ROWS_V1;
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED_V1:
+        return SL_BINLOG_DELETE_ROWS_V1;
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED:
+        return SL_BINLOG_WRITE_ROWS;
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED:
+        return SL_BINLOG_UPDATE_ROWS;
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED:
+        return SL_BINLOG_DELETE_ROWS;
+    default:
+        return t;
+    }
+}
+
 static sl_err_t decode_rows(sl_binlog_decoder_t *d, const uint8_t *ev, size_t hl,
                             size_t ph, size_t end, sl_binlog_event_t *out, int inner,
                             char *err, size_t errlen)
 {
     const sl_binlog_header_t *h = &out->h;
-    int v2 = h->type >= SL_BINLOG_WRITE_ROWS;
+    uint8_t base = rows_base_type(h->type);
+    int v2 = base >= SL_BINLOG_WRITE_ROWS;
     if ((v2 && ph < 10) || (!v2 && ph != 6 && ph < 8))
         return everr(h, inner, SL_ERR_PROTOCOL, hl, err, errlen,
                      "post-header of %zu bytes is too short", ph);
     sl_binlog_rows_t *r = &out->u.rows;
     memset(r, 0, sizeof(*r));
-    r->op = (uint8_t)rows_op(h->type);
+    r->op = (uint8_t)rows_op(base);
     r->table_id = ph == 6 ? le(ev + hl, 4) : le(ev + hl, 6);
     r->flags = (uint16_t)le(ev + hl + (ph == 6 ? 4 : 6), 2);
     cur_t c = {ev, ev + hl + ph, end - hl - ph, 0};
@@ -973,6 +1059,16 @@ static sl_err_t decode_rows(sl_binlog_decoder_t *d, const uint8_t *ev, size_t hl
     r->data = c.p;
     r->data_len = c.n;
     r->ev_off = c_off(&c);
+    if (base != h->type) {
+        char why[160];
+        r->data = maria_inflate(d, c.p, c.n, &r->data_len, why, sizeof(why));
+        if (!r->data) {
+            r->data_len = 0; /* no rows to iterate */
+            return everr(h, inner, SL_ERR_PROTOCOL, r->ev_off, err, errlen, "%s", why);
+        }
+        r->inflated = 1;
+        r->ev_off = 0; /* offsets in messages are into the inflated rows */
+    }
     r->ev_type = h->type;
     r->ev_pos = inner ? UINT64_MAX
                       : (h->log_pos && h->log_pos >= h->event_size
@@ -997,12 +1093,16 @@ static sl_err_t decode_rows(sl_binlog_decoder_t *d, const uint8_t *ev, size_t hl
     return SL_OK;
 }
 
-static void rows_err_where(const sl_binlog_rows_t *r, char *w, size_t n)
+/* "at binlog position P, byte B of the event" for the row data at offset off */
+static void rows_err_where(const sl_binlog_rows_t *r, size_t off, char *w, size_t n)
 {
+    const char *of = r->inflated ? "its inflated rows" : "the event";
     if (r->ev_pos != UINT64_MAX)
-        snprintf(w, n, "at binlog position %llu", (unsigned long long)r->ev_pos);
+        snprintf(w, n, "at binlog position %llu, byte %zu of %s",
+                 (unsigned long long)r->ev_pos, r->ev_off + off, of);
     else
-        snprintf(w, n, "inside a TRANSACTION_PAYLOAD or without position");
+        snprintf(w, n, "inside a TRANSACTION_PAYLOAD or without position, byte %zu of %s",
+                 r->ev_off + off, of);
 }
 
 /* One row image (before or after) at p; fills vals[0..width). */
@@ -1014,14 +1114,12 @@ static sl_err_t row_image(sl_binlog_decoder_t *d, sl_binlog_rows_t *r,
     const uint8_t *p = r->data + r->pos;
     size_t avail = r->data_len - r->pos;
     size_t nnull = (npresent + 7) / 8;
-    char w[80], msg[256];
+    char w[128], msg[256];
     if (nnull > avail) {
-        rows_err_where(r, w, sizeof(w));
-        return sl_err_set(
-            err, errlen, SL_ERR_PROTOCOL,
-            "%s event %s, byte %zu of the event: the row's NULL bitmap runs past "
-            "the event",
-            sl_binlog_type_name(r->ev_type), w, r->ev_off + r->pos);
+        rows_err_where(r, r->pos, w, sizeof(w));
+        return sl_err_set(err, errlen, SL_ERR_PROTOCOL,
+                          "%s event %s: the row's NULL bitmap runs past the event",
+                          sl_binlog_type_name(r->ev_type), w);
     }
     const uint8_t *nulls = p;
     size_t off = nnull;
@@ -1045,13 +1143,10 @@ static sl_err_t row_image(sl_binlog_decoder_t *d, sl_binlog_rows_t *r,
                                   &d->tmp, v, msg, sizeof(msg));
         if (e) {
             const sl_my_col_t *c = &t->cols[i];
-            rows_err_where(r, w, sizeof(w));
+            rows_err_where(r, r->pos + off, w, sizeof(w));
             return sl_err_set(
-                err, errlen, e,
-                "%s event %s, byte %zu of the event: table `%s`.`%s` column %u"
-                "%s%.*s%s: %s",
-                sl_binlog_type_name(r->ev_type), w, r->ev_off + r->pos + off, t->db,
-                t->name, i + 1, c->name ? " (`" : "", c->name ? (int)c->name_len : 0,
+                err, errlen, e, "%s event %s: table `%s`.`%s` column %u%s%.*s%s: %s",
+                sl_binlog_type_name(r->ev_type), w, t->db, t->name, i + 1, c->name ? " (`" : "", c->name ? (int)c->name_len : 0,
                 c->name ? c->name : "", c->name ? "`)" : "", msg);
         }
         off += used;
@@ -1087,12 +1182,11 @@ sl_err_t sl_binlog_rows_next(sl_binlog_decoder_t *d, sl_binlog_rows_t *r,
     }
     if (r->cols_after) {
         if (r->op == SL_BINLOG_UPDATE && !sl_binlog_rows_more(r)) {
-            char w[80];
-            rows_err_where(r, w, sizeof(w));
-            e = sl_err_set(
-                err, errlen, SL_ERR_PROTOCOL,
-                "%s event %s, byte %zu of the event: an update has no after image",
-                sl_binlog_type_name(r->ev_type), w, r->ev_off + r->pos);
+            char w[128];
+            rows_err_where(r, r->pos, w, sizeof(w));
+            e = sl_err_set(err, errlen, SL_ERR_PROTOCOL,
+                           "%s event %s: an update has no after image",
+                           sl_binlog_type_name(r->ev_type), w);
             goto fail;
         }
         if ((e = row_image(d, r, r->cols_after, r->nafter, d->after, arena, err, errlen)))
@@ -1101,12 +1195,11 @@ sl_err_t sl_binlog_rows_next(sl_binlog_decoder_t *d, sl_binlog_rows_t *r,
     }
     if (r->pos == start) {
         /* no column present: such rows would repeat forever over the remaining bytes */
-        char w[80];
-        rows_err_where(r, w, sizeof(w));
+        char w[128];
+        rows_err_where(r, r->pos, w, sizeof(w));
         e = sl_err_set(err, errlen, SL_ERR_PROTOCOL,
-                       "%s event %s, byte %zu of the event: a row with no columns is "
-                       "followed by more data",
-                       sl_binlog_type_name(r->ev_type), w, r->ev_off + r->pos);
+                       "%s event %s: a row with no columns is followed by more data",
+                       sl_binlog_type_name(r->ev_type), w);
         goto fail;
     }
     row->ncols = r->width;
@@ -1440,6 +1533,7 @@ static size_t default_post_header(uint8_t t)
 {
     switch (t) {
     case SL_BINLOG_QUERY:
+    case SL_BINLOG_MARIA_QUERY_COMPRESSED:
         return 13;
     case SL_BINLOG_ROTATE:
         return 8;
@@ -1454,11 +1548,17 @@ static size_t default_post_header(uint8_t t)
     case SL_BINLOG_WRITE_ROWS_V1:
     case SL_BINLOG_UPDATE_ROWS_V1:
     case SL_BINLOG_DELETE_ROWS_V1:
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1:
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED_V1:
         return 8;
     case SL_BINLOG_WRITE_ROWS:
     case SL_BINLOG_UPDATE_ROWS:
     case SL_BINLOG_DELETE_ROWS:
     case SL_BINLOG_PARTIAL_UPDATE_ROWS:
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED:
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED:
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED:
         return 10;
     case SL_BINLOG_INCIDENT:
         return 2;
@@ -1539,10 +1639,12 @@ static sl_err_t decode_event(sl_binlog_decoder_t *d, const uint8_t *buf, size_t 
 
     switch (t) {
     case SL_BINLOG_QUERY:
+    case SL_BINLOG_MARIA_QUERY_COMPRESSED:
     case SL_BINLOG_EXECUTE_LOAD_QUERY: {
         /* thread_id (4), exec_time (4), db_len (1), error_code (2), status_vars_len (2);
-         * body: status variables (skipped by length), db, NUL, query text */
-        size_t minph = t == SL_BINLOG_QUERY ? 11 : 26;
+         * body: status variables (skipped by length), db, NUL, query text (compressed
+         * in QUERY_COMPRESSED: maria_inflate) */
+        size_t minph = t == SL_BINLOG_EXECUTE_LOAD_QUERY ? 26 : 11;
         if (ph < minph)
             return everr(h, inner, SL_ERR_PROTOCOL, hl, err, errlen,
                          "post-header of %zu bytes (%zu needed)", ph, minph);
@@ -1562,8 +1664,17 @@ static sl_err_t decode_event(sl_binlog_decoder_t *d, const uint8_t *buf, size_t 
         ev->u.query.db_len = dblen;
         ev->u.query.sql = (const char *)c.p;
         ev->u.query.sql_len = c.n;
+        if (t == SL_BINLOG_MARIA_QUERY_COMPRESSED) {
+            char why[160];
+            size_t at = c_off(&c);
+            const uint8_t *sql = maria_inflate(d, c.p, c.n, &ev->u.query.sql_len, why,
+                                               sizeof(why));
+            if (!sql)
+                return everr(h, inner, SL_ERR_PROTOCOL, at, err, errlen, "%s", why);
+            ev->u.query.sql = (const char *)sql;
+        }
         ev->kind = SL_BINLOG_K_QUERY;
-        if (c.n == 5 && !memcmp(c.p, "BEGIN", 5))
+        if (ev->u.query.sql_len == 5 && !memcmp(ev->u.query.sql, "BEGIN", 5))
             transaction_start(d);
         return SL_OK;
     }
@@ -1646,6 +1757,12 @@ static sl_err_t decode_event(sl_binlog_decoder_t *d, const uint8_t *buf, size_t 
     case SL_BINLOG_WRITE_ROWS:
     case SL_BINLOG_UPDATE_ROWS:
     case SL_BINLOG_DELETE_ROWS:
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1:
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED_V1:
+    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED:
+    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED:
+    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED:
         return decode_rows(d, buf, hl, ph, end, ev, inner, err, errlen);
     case SL_BINLOG_ROWS_QUERY:
         /* a length byte (truncated at 255, so ignored) then the statement text */
@@ -1778,16 +1895,6 @@ static sl_err_t decode_event(sl_binlog_decoder_t *d, const uint8_t *buf, size_t 
             h, inner, SL_ERR_UNSUPPORTED, 4, err, errlen,
             "the binlog file is encrypted (encrypt_binlog=ON); read it through the "
             "server's replication stream, which sends it decrypted");
-    case SL_BINLOG_MARIA_QUERY_COMPRESSED:
-    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1:
-    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED_V1:
-    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED_V1:
-    case SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED:
-    case SL_BINLOG_MARIA_UPDATE_ROWS_COMPRESSED:
-    case SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED:
-        return everr(
-            h, inner, SL_ERR_UNSUPPORTED, 4, err, errlen,
-            "compressed binlog events are not supported; set log_bin_compress=OFF");
     case SL_BINLOG_START_V3:
     case SL_BINLOG_LOAD:
     case SL_BINLOG_SLAVE:

@@ -174,6 +174,7 @@ typedef struct sl_binlog_rows {
     size_t pos; /* iterator state: offset in data */
     /* for error messages: */
     size_t ev_off;   /* offset of data within the event */
+    uint8_t inflated; /* data was inflated (a MariaDB compressed event); ev_off is 0 */
     uint8_t ev_type; /* the event's type */
     uint64_t ev_pos; /* the event's binlog position, UINT64_MAX when unknown */
 } sl_binlog_rows_t;
@@ -312,7 +313,7 @@ sl_binlog_checksum_t sl_binlog_decoder_checksum(const sl_binlog_decoder_t *d);
  * fine, e.g. a whole file: advance by ev->h.event_size). ev borrows buf and the decoder:
  * it is valid until the next call that decodes an event. TABLE_MAPs go into the cache.
  * Errors: SL_ERR_PROTOCOL (truncated or malformed, CRC32 mismatch), SL_ERR_UNSUPPORTED
- * (an event that can carry rows sluice cannot decode, an encrypted or compressed binlog),
+ * (an event that can carry rows sluice cannot decode, an encrypted binlog file),
  * SL_ERR_SOURCE (an INCIDENT: the server says changes may be missing); err gets a
  * sentence naming the event type and offset. After an error ev->h is valid when
  * len >= 19, so the caller can say where. */

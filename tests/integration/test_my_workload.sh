@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # sluice integration: a mixed workload with every MySQL/MariaDB column type through sluice
 # to files (FLUSH LOGS mid-stream, TRUNCATE, a 5000-row transaction); each table rebuilt
-# from the output must equal the table, row for row.
+# from the output must equal the table, row for row. MY_OPTS: more mariadbd options
+# (test_my_compressed.sh runs it with log_bin_compress).
 source "$(dirname "$0")/lib.sh"
-my_start
+# shellcheck disable=SC2086
+my_start ${MY_OPTS:-}
 
 my shop <<'SQL'
 CREATE TABLE all_types (
@@ -59,6 +61,7 @@ UPDATE all_types SET id = 100000 WHERE id = 4;
 INSERT INTO acct VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c');
 FLUSH LOGS;
 UPDATE acct SET v = v * 10;
+DELETE FROM acct WHERE id = 3;
 BEGIN;
 INSERT INTO `Odd.Name` VALUES ('a/../b', 1), ('..', 2), ('%2E', 3);
 UPDATE `Odd.Name` SET v = v + 10;
@@ -86,6 +89,14 @@ SQL
 } | my shop
 
 wait_for_output '"note":"marker"' 60
+if [[ "${MY_OPTS:-}" == *--log-bin-compress* ]]; then
+    # the server did compress: queries and row events of every kind
+    mariadb-binlog --no-defaults "$MY_DATA"/binlog.[0-9]* >"$WORK/binlog.txt" 2>&1
+    for kind in Query_compressed Write_compressed_rows Update_compressed_rows \
+                Delete_compressed_rows; do
+        grep -q "$kind" "$WORK/binlog.txt" || fail "the binlog has no $kind event"
+    done
+fi
 # the retention gauges: binlog files older than the bookmark's (two FLUSH LOGS above)
 older=$(( $(my -e "SHOW BINARY LOGS" | wc -l) - 1 ))
 for i in $(seq 50); do

@@ -127,9 +127,12 @@ static void parse_dump(const char *text, expect_t *x)
             want_hex = 1;
         } else if (want_hex && !strncmp(l, "# Position", 10)) {
             want_hex = 2;
+        } else if (want_hex == 2 && strstr(l, "|Timestamp")) {
+            /* mariadb-binlog: a column header line, then the bytes between bars */
         } else if (want_hex == 2) {
             unsigned pos, a, b, c, dd, type;
-            if (sscanf(l, "#%x %x %x %x %x %x", &pos, &a, &b, &c, &dd, &type) == 6)
+            if (sscanf(l, "#%x %x %x %x %x %x", &pos, &a, &b, &c, &dd, &type) == 6 ||
+                sscanf(l, "#%x |%x %x %x %x |%x", &pos, &a, &b, &c, &dd, &type) == 6)
                 x->type[x->nev++] = type;
             want_hex = 0;
         } else if (!strncmp(l, "SET @@SESSION.GTID_NEXT= '", 26) &&
@@ -177,6 +180,7 @@ static void value_text(const sl_value_t *v, char *out, size_t n)
         snprintf(out, n, "%.17g", v->v.d);
         break;
     case SL_V_STRING:
+    case SL_V_BYTES: /* a BLOB: mariadb-binlog prints its bytes as text */
         snprintf(out, n, "'%.*s'", (int)v->len, v->v.s);
         break;
     default:
@@ -356,8 +360,44 @@ static void test_fixtures_match_mysqlbinlog(void **state)
  * expects (FORMAT_DESCRIPTION and TABLE_MAPs before it). */
 typedef void (*per_event_fn)(sl_binlog_decoder_t *d, const uint8_t *ev, size_t size);
 
+/* The MariaDB fixture (tests/fixtures/mariadb-compressed, made by its make.sh). */
+static const char *maria_fixture(const char *file)
+{
+    static char path[1024];
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    snprintf(path, sizeof(path), "%s/tests/fixtures/mariadb-compressed/%s",
+             src ? src : ".", file);
+    return path;
+}
+
+static void for_each_event_of(const char *path, per_event_fn fn)
+{
+    size_t len;
+    uint8_t *bin = read_file(path, &len);
+    if (!bin)
+        fail_msg("cannot read %s", path);
+    sl_binlog_decoder_t *d = sl_binlog_decoder_new();
+    size_t off = 4;
+    char err[512];
+    while (off < len) {
+        sl_binlog_event_t ev;
+        assert_int_equal(sl_binlog_decode(d, bin + off, len - off, &ev, err, sizeof(err)),
+                         SL_OK);
+        size_t size = ev.h.event_size;
+        fn(d, bin + off, size);
+        /* restore the state the next event expects */
+        sl_binlog_decoder_skip_crc(d, 0);
+        assert_int_equal(sl_binlog_decode(d, bin + off, len - off, &ev, err, sizeof(err)),
+                         SL_OK);
+        off += size;
+    }
+    sl_binlog_decoder_free(d);
+    free(bin);
+}
+
 static void for_each_fixture_event(per_event_fn fn)
 {
+    for_each_event_of(maria_fixture("log.bin"), fn);
     char names[64][64];
     int n = list_fixtures(names, 64);
     if (!n) {
@@ -366,27 +406,8 @@ static void for_each_fixture_event(per_event_fn fn)
     }
     for (int i = 0; i < n; i++) {
         char path[8192];
-        size_t len;
         snprintf(path, sizeof(path), "%s/%s/log.bin", fixture_dir(), names[i]);
-        uint8_t *bin = read_file(path, &len);
-        assert_non_null(bin);
-        sl_binlog_decoder_t *d = sl_binlog_decoder_new();
-        size_t off = 4;
-        char err[512];
-        while (off < len) {
-            sl_binlog_event_t ev;
-            assert_int_equal(
-                sl_binlog_decode(d, bin + off, len - off, &ev, err, sizeof(err)), SL_OK);
-            size_t size = ev.h.event_size;
-            fn(d, bin + off, size);
-            /* restore the state the next event expects */
-            sl_binlog_decoder_skip_crc(d, 0);
-            assert_int_equal(
-                sl_binlog_decode(d, bin + off, len - off, &ev, err, sizeof(err)), SL_OK);
-            off += size;
-        }
-        sl_binlog_decoder_free(d);
-        free(bin);
+        for_each_event_of(path, fn);
     }
 }
 
@@ -860,7 +881,7 @@ static void test_mariadb_events(void **state)
     assert_int_equal(dec(&s, &ev), SL_ERR_PROTOCOL);
     assert_non_null(strstr(s.err, "no TABLE_MAP"));
 
-    /* START_ENCRYPTION, compressed rows, unknown types, INCIDENT */
+    /* START_ENCRYPTION, unknown types, INCIDENT */
     static const struct {
         uint8_t type;
         uint16_t flags;
@@ -868,9 +889,6 @@ static void test_mariadb_events(void **state)
         const char *msg;
     } refused[] = {
         {SL_BINLOG_MARIA_START_ENCRYPTION, 0, SL_ERR_UNSUPPORTED, "encrypted"},
-        {SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1, 0, SL_ERR_UNSUPPORTED,
-         "log_bin_compress"},
-        {SL_BINLOG_MARIA_QUERY_COMPRESSED, 0, SL_ERR_UNSUPPORTED, "log_bin_compress"},
         {200, 0, SL_ERR_UNSUPPORTED, "unknown event type 200"},
         {SL_BINLOG_INCIDENT, 0, SL_ERR_SOURCE, "incident 1 (LOST_EVENTS)"},
         {SL_BINLOG_PRE_GA_WRITE_ROWS, 0, SL_ERR_UNSUPPORTED, "pre-MySQL-5.1"},
@@ -926,6 +944,158 @@ static void test_mariadb_events(void **state)
     assert_int_equal(ev.h.log_pos, 0);
     assert_true(ev.h.flags & SL_BINLOG_F_ARTIFICIAL);
     evs_free(&s);
+}
+
+/* A binlog written by MariaDB 10.11 with log_bin_compress (make.sh beside it): every
+ * event, compressed query and row images included, decodes to what mariadb-binlog -vv
+ * printed; then each way a compressed block can be malformed is refused. */
+static void test_mariadb_compressed_fixture(void **state)
+{
+    (void)state;
+    size_t n, dn;
+    uint8_t *bin = read_file(maria_fixture("log.bin"), &n);
+    uint8_t *dump = read_file(maria_fixture("dump.txt"), &dn);
+    if (!bin || !dump)
+        fail_msg("the MariaDB fixture is missing: %s", maria_fixture(""));
+    dump = realloc(dump, dn + 1);
+    dump[dn] = 0;
+    expect_t *x = calloc(1, sizeof(*x));
+    parse_dump((const char *)dump, x);
+    assert_true(x->nev > 10);
+    const char *create = strstr((const char *)dump, "CREATE TABLE t ");
+    assert_non_null(create);
+    size_t create_len = strcspn(create, "\n");
+
+    sl_binlog_decoder_t *d = sl_binlog_decoder_new();
+    sl_arena_t arena = SL_ARENA_INIT;
+    char err[512];
+    size_t off = 4, zrows_off = 0, zrows_size = 0;
+    int nev = 0, nimg = 0, nzrows = 0, nzquery = 0;
+    while (off < n) {
+        sl_binlog_event_t ev;
+        if (sl_binlog_decode(d, bin + off, n - off, &ev, err, sizeof(err)))
+            fail_msg("at %zu: %s", off, err);
+        assert_true(nev < x->nev);
+        /* mariadb-binlog's hex dump shows a compressed rows event inflated, with the
+         * plain type (WRITE_ROWS_V1 for WRITE_ROWS_COMPRESSED_V1...); a compressed query
+         * as it is */
+        unsigned plain = ev.h.type >= SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1 &&
+                                 ev.h.type <= SL_BINLOG_MARIA_DELETE_ROWS_COMPRESSED_V1
+                             ? ev.h.type - SL_BINLOG_MARIA_WRITE_ROWS_COMPRESSED_V1 +
+                                   SL_BINLOG_WRITE_ROWS_V1
+                             : ev.h.type;
+        assert_int_equal(plain, x->type[nev]);
+        assert_int_equal(ev.h.log_pos, x->end_pos[nev]);
+        assert_int_not_equal(ev.kind, SL_BINLOG_K_SKIPPED);
+        if (ev.h.type == SL_BINLOG_MARIA_QUERY_COMPRESSED) {
+            assert_int_equal(ev.kind, SL_BINLOG_K_QUERY);
+            assert_int_equal(ev.u.query.sql_len, create_len);
+            assert_memory_equal(ev.u.query.sql, create, create_len);
+            nzquery++;
+        }
+        if (ev.kind == SL_BINLOG_K_ROWS) {
+            sl_binlog_rows_t *r = &ev.u.rows;
+            assert_true(r->inflated);
+            if (r->op == SL_BINLOG_INSERT && !zrows_off) {
+                zrows_off = off;
+                zrows_size = ev.h.event_size;
+            }
+            nzrows++;
+            while (sl_binlog_rows_more(r)) {
+                sl_binlog_row_t row;
+                if (sl_binlog_rows_next(d, r, &arena, &row, err, sizeof(err)))
+                    fail_msg("rows at %zu: %s", off, err);
+                const sl_value_t *imgs[2] = {row.before, row.after};
+                for (int k = 0; k < 2; k++) {
+                    if (!imgs[k])
+                        continue;
+                    assert_true(nimg < x->nimg);
+                    const char *op = x->img_op[nimg];
+                    assert_string_equal(op, r->op == SL_BINLOG_INSERT   ? "INSERT"
+                                            : r->op == SL_BINLOG_DELETE ? "DELETE"
+                                            : k                         ? "UPDATE-S"
+                                                                        : "UPDATE-W");
+                    assert_int_equal(row.ncols, x->ncol[nimg]);
+                    for (size_t c = 0; c < row.ncols; c++) {
+                        char t[64], want[64];
+                        /* mariadb-binlog writes an unsigned BIGINT as "-1 (1844...)" */
+                        const char *w = x->val[nimg][c], *par = strstr(w, " (");
+                        snprintf(want, sizeof(want), "%.*s", par ? (int)strcspn(par + 2, ")") : 63,
+                                 par ? par + 2 : w);
+                        value_text(&imgs[k][c], t, sizeof(t));
+                        if (strncmp(t, want, 62))
+                            fail_msg("row image %d column %zu: %s, want %s", nimg, c + 1, t,
+                                     want);
+                    }
+                    nimg++;
+                }
+            }
+        }
+        nev++;
+        off += ev.h.event_size;
+    }
+    assert_int_equal(nev, x->nev);
+    assert_int_equal(nimg, x->nimg);
+    assert_int_equal(nimg, 6); /* 2 inserted, an update's 2, 1 deleted, 1 inserted */
+    assert_int_equal(nzrows, 4);
+    assert_int_equal(nzquery, 1);
+
+    /* The first compressed insert, with its compressed block changed: each must be
+     * refused (CRC not checked, so the block itself is what is judged). The block starts
+     * after the post-header (8), the width (1) and the bitmap (1). */
+    assert_true(zrows_off && zrows_size > 40);
+    sl_binlog_decoder_skip_crc(d, 1);
+    size_t blk = 19 + 8 + 1 + 1;
+    assert_true((bin[zrows_off + blk] & 0xf8) == 0x80);
+    size_t nl = bin[zrows_off + blk] & 7, body = zrows_size - 4; /* without the CRC */
+    static const struct {
+        const char *what, *msg;
+    } bad[] = {
+        {"header 0x00", "header byte"},       {"header 0x85", "header byte"},
+        {"header 0x91", "header byte"},       {"length + 1", "stated"},
+        {"length - 1", "stated"},             {"zlib byte", "inflate"},
+        {"trailing byte", "inflate"},         {"cut in the stream", "inflate"},
+        {"only the header", "runs past"},     {"huge length", "event limit"},
+        {"length beyond deflate's ratio", "can inflate"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *e = malloc(zrows_size + 8);
+        memcpy(e, bin + zrows_off, zrows_size);
+        size_t size = body;
+        uint8_t *h = e + blk;
+        uint32_t stated = 0;
+        for (size_t k = 0; k < nl; k++)
+            stated = stated << 8 | h[1 + k];
+        switch (i) {
+        case 0: h[0] = 0x00; break;
+        case 1: h[0] = 0x85; break;
+        case 2: h[0] = 0x91; break;
+        case 3: case 4:
+            stated += i == 3 ? 1 : (uint32_t)-1;
+            for (size_t k = 0; k < nl; k++)
+                h[nl - k] = (uint8_t)(stated >> (8 * k));
+            break;
+        case 5: e[body - 6] ^= 0x55; break;
+        case 6: e[size++] = 0; break;
+        case 7: size -= 3; break;
+        case 8: size = blk + 1; break;
+        case 9: h[0] = 0x84, h[1] = 0xff, h[2] = h[3] = h[4] = 0xff; break;
+        case 10: h[0] = 0x84, h[1] = 0x01, h[2] = h[3] = h[4] = 0; break; /* 16 MiB */
+        }
+        memcpy(e + size, "\0\0\0\0", 4); /* a CRC that is not checked */
+        size += 4;
+        e[9] = (uint8_t)size, e[10] = (uint8_t)(size >> 8), e[11] = e[12] = 0;
+        sl_binlog_event_t ev;
+        sl_err_t rc = sl_binlog_decode(d, e, size, &ev, err, sizeof(err));
+        if (rc != SL_ERR_PROTOCOL || !strstr(err, bad[i].msg))
+            fail_msg("%s: %d %s", bad[i].what, rc, rc ? err : "accepted");
+        free(e);
+    }
+    sl_binlog_decoder_free(d);
+    sl_arena_free(&arena);
+    free(x);
+    free(bin);
+    free(dump);
 }
 
 static void test_mysql8_events(void **state)
@@ -1172,6 +1342,7 @@ int main(void)
         cmocka_unit_test(test_crc_mismatch_detected),
         cmocka_unit_test(test_truncations_never_crash),
         cmocka_unit_test(test_mariadb_events),
+        cmocka_unit_test(test_mariadb_compressed_fixture),
         cmocka_unit_test(test_mysql8_events),
         cmocka_unit_test(test_table_cache_bounded),
         cmocka_unit_test(test_create_select_opens_tx),
