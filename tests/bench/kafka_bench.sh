@@ -55,21 +55,9 @@ YAML
         >"$dir/stdout" 2>"$dir/log" &
     pid=$!
     CLEANUPS+=("kill -9 $pid 2>/dev/null")
-    # the watch loop uses bash builtins only: forking sed and psql every 50 ms takes CPU
-    # from sluice on this 2-core machine (read -t on a silent pipe sleeps)
-    local bm tick at
-    exec {tick}<> <(:)
-    while ! read -r -t 0.05 -u "$tick"; do
-        kill -0 $pid 2>/dev/null || { cat "$dir/log" >&2; fail "sluice exited"; }
-        bm=
-        [ -r "$dir/var/bookmarks/bench.json" ] && read -r bm <"$dir/var/bookmarks/bench.json" || true
-        [[ $bm =~ \"lsn\":\"([0-9A-Fa-f]+/[0-9A-Fa-f]+)\" ]] || continue
-        lsn_num "${BASH_REMATCH[1]}"; at=$LSN_N; lsn_num "$END"; [ "$at" -ge "$LSN_N" ] && break
-    done
-    exec {tick}<&-
-    # SIGTERM to sluice itself, not to /usr/bin/time (which would die without reporting)
-    kill -TERM "$(ps -o pid= --ppid $pid | tr -d ' ')"
-    wait $pid || true
+    watch_bookmark $pid "$dir/var/bookmarks/bench.json" lsn_past "$END" \
+        || { cat "$dir/log" >&2; fail "sluice exited"; }
+    stop_timed $pid || true
 }
 
 echo "loading $ROWS rows in $TX-row transactions..." >&2

@@ -81,6 +81,13 @@ TIME=(/usr/bin/time -f "%e %U %S %M")
 AGE=${AGE:-100ms}
 SERVER_ID=5400
 
+# binlog_past BOOKMARK FILE END: the bookmark (its JSON text) is at or after FILE:END;
+# binlog names sort by number, so a later file is past the end too
+binlog_past() {
+    [[ $1 =~ \"file\":\"([^\"]*)\",\"pos\":([0-9]+) ]] || return 1
+    [[ "${BASH_REMATCH[1]}" > "$2" ]] || { [ "${BASH_REMATCH[1]}" = "$2" ] && [ "${BASH_REMATCH[2]}" -ge "$3" ]; }
+}
+
 # run_sluice NAME [stdout [OUT]] -> $WORK/sluice-NAME/time holds "elapsed user sys
 # maxrss_kb"; reads FILE from START until its stored bookmark reaches END. With stdout, the
 # envelopes go to standard output, into OUT (default /dev/null, as mariadb-binlog's do).
@@ -104,23 +111,10 @@ YAML
     "$SLUICE_BIN" offsets set -c "$dir/bench.yaml" --connector bench \
         --position "{\"file\":\"$FILE\",\"pos\":$START}" >/dev/null
     "${TIME[@]}" -o "$dir/time" "$SLUICE_BIN" run -c "$dir/bench.yaml" >"$out" 2>"$dir/log" &
-    local pid=$! bm f p tick
-    # the watch loop uses bash builtins only: forking grep and cut every 50 ms took up
-    # to half a core from sluice on this 2-core machine (read -t on a silent pipe sleeps)
-    exec {tick}<> <(:)
-    while ! read -r -t 0.05 -u "$tick"; do
-        kill -0 $pid 2>/dev/null || { cat "$dir/log"; fail "sluice exited"; }
-        bm=
-        [ -r "$dir/var/bookmarks/bench.json" ] && read -r bm <"$dir/var/bookmarks/bench.json" || true
-        [[ $bm =~ \"file\":\"([^\"]*)\",\"pos\":([0-9]+) ]] || continue
-        f=${BASH_REMATCH[1]} p=${BASH_REMATCH[2]}
-        # binlog names sort by number; a later file is past the end too
-        { [[ "$f" > "$FILE" ]] || { [ "$f" = "$FILE" ] && [ "$p" -ge "$END" ]; }; } && break
-    done
-    exec {tick}<&-
-    # GNU time does not pass signals on: stop sluice itself, time reports when it exits
-    kill -TERM "$(pgrep -P $pid)"
-    wait $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
+    local pid=$!
+    watch_bookmark $pid "$dir/var/bookmarks/bench.json" binlog_past "$FILE" "$END" \
+        || { cat "$dir/log"; fail "sluice exited"; }
+    stop_timed $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
     [ "$kind" = stdout ] && return 0
     local n
     n=$(find "$dir/out" -name '*.jsonl' -exec cat {} + | wc -l)

@@ -45,21 +45,10 @@ connectors:
 YAML
     /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$SLUICE_BIN" run -c "$dir/bench.yaml" \
         2>"$dir/log" &
-    local pid=$! bm tick at
-    # the watch loop uses bash builtins only: forking sed and psql every 50 ms takes CPU
-    # from sluice on this 2-core machine (read -t on a silent pipe sleeps)
-    exec {tick}<> <(:)
-    while ! read -r -t 0.05 -u "$tick"; do
-        kill -0 $pid 2>/dev/null || { cat "$dir/log"; fail "sluice exited"; }
-        bm=
-        [ -r "$dir/var/bookmarks/bench.json" ] && read -r bm <"$dir/var/bookmarks/bench.json" || true
-        [[ $bm =~ \"lsn\":\"([0-9A-Fa-f]+/[0-9A-Fa-f]+)\" ]] || continue
-        lsn_num "${BASH_REMATCH[1]}"; at=$LSN_N; lsn_num "$end"; [ "$at" -ge "$LSN_N" ] && break
-    done
-    exec {tick}<&-
-    # GNU time does not pass signals on: stop sluice itself, time reports when it exits
-    kill -TERM "$(pgrep -P $pid)"
-    wait $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
+    local pid=$!
+    watch_bookmark $pid "$dir/var/bookmarks/bench.json" lsn_past "$end" \
+        || { cat "$dir/log"; fail "sluice exited"; }
+    stop_timed $pid || fail "sluice did not stop cleanly: $(tail -3 "$dir/log")"
     local n
     n=$(find "$dir/out" -name '*.jsonl' -exec cat {} + | wc -l)
     [ "$n" = "$ROWS" ] || fail "sluice wrote $n events, expected $ROWS"

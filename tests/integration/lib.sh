@@ -9,6 +9,38 @@ PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail 
 skip() { echo "SKIP: $*"; exit 77; }
 # lsn_num X/Y: LSN_N = the PostgreSQL LSN as a number (no fork: the benchmarks poll with it)
 lsn_num() { LSN_N=$(( (16#${1%/*} << 32) | 16#${1#*/} )); }
+# lsn_past BOOKMARK END: the PostgreSQL bookmark (its JSON text) is at or after LSN END
+lsn_past() {
+    [[ $1 =~ \"lsn\":\"([0-9A-Fa-f]+/[0-9A-Fa-f]+)\" ]] || return 1
+    lsn_num "${BASH_REMATCH[1]}"
+    local at=$LSN_N
+    lsn_num "$2"
+    [ "$at" -ge "$LSN_N" ]
+}
+# watch_bookmark PID FILE PAST [ARGS...]: wait until PAST (a function), given the text of
+# the bookmark file FILE and ARGS, succeeds; returns 1 when PID exits first. The
+# benchmarks time sluice with it, so it polls every 50 ms with bash builtins only: forking
+# grep or sed that often took up to half a core from sluice on a 2-core machine (read -t
+# on a silent pipe sleeps).
+watch_bookmark() {
+    local pid=$1 file=$2 past=$3 bm tick rc=0
+    shift 3
+    exec {tick}<> <(:)
+    while ! read -r -t 0.05 -u "$tick"; do
+        kill -0 "$pid" 2>/dev/null || { rc=1; break; }
+        bm=
+        [ -r "$file" ] && read -r bm <"$file" || true
+        [ -n "$bm" ] && "$past" "$bm" "$@" && break
+    done
+    exec {tick}<&-
+    return $rc
+}
+# stop_timed PID: stop the program that /usr/bin/time (PID) runs, and wait for time to
+# report (GNU time does not pass signals on; it reports when its child exits)
+stop_timed() {
+    kill -TERM "$(pgrep -P "$1")"
+    wait "$1"
+}
 fail() { echo "FAIL: $*"; exit 1; }
 note() { echo "--- $*"; }
 
