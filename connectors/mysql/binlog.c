@@ -942,9 +942,13 @@ static int rows_op(uint8_t t)
 static const uint8_t *maria_inflate(sl_binlog_decoder_t *d, const uint8_t *p, size_t n,
                                     size_t *outlen, char *why, size_t whylen)
 {
-    if (n < 1 || (p[0] & 0xf0) != 0x80 || (p[0] & 0x07) < 1 || (p[0] & 0x07) > 4) {
+    if (n < 1) {
+        snprintf(why, whylen, "the compressed block is empty");
+        return NULL;
+    }
+    if ((p[0] & 0xf8) != 0x80 || (p[0] & 0x07) < 1 || (p[0] & 0x07) > 4) {
         snprintf(why, whylen, "the compressed block's header byte 0x%02x is not 0x81-0x84",
-                 n ? p[0] : 0);
+                 p[0]);
         return NULL;
     }
     size_t nl = p[0] & 0x07;
@@ -978,12 +982,18 @@ static const uint8_t *maria_inflate(sl_binlog_decoder_t *d, const uint8_t *p, si
     uLongf got = (uLongf)want;
     uLong used = (uLong)(n - 1 - nl);
     int zr = uncompress2(d->zbuf, &got, p + 1 + nl, &used);
-    if (zr != Z_OK || got != want || used != n - 1 - nl) {
+    if (zr == Z_OK && got < want) {
+        snprintf(why, whylen,
+                 "the compressed block inflates to %llu bytes, not its stated %llu",
+                 (unsigned long long)got, (unsigned long long)want);
+        return NULL;
+    }
+    if (zr != Z_OK || used != n - 1 - nl) {
         snprintf(why, whylen,
                  "the compressed block does not inflate to its stated %llu bytes (%s)",
                  (unsigned long long)want,
-                 zr == Z_BUF_ERROR  ? "it is truncated or longer than stated"
-                 : zr == Z_DATA_ERROR ? "corrupt zlib data"
+                 zr == Z_BUF_ERROR    ? "the stream does not end there"
+                 : zr == Z_DATA_ERROR ? "corrupt or cut-short zlib data"
                  : zr == Z_OK         ? "bytes follow the zlib stream"
                                       : "zlib failed");
         return NULL;

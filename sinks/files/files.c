@@ -125,6 +125,7 @@ typedef struct ffile {
     uint64_t written;         /* bytes written */
     uint64_t hinted, dropped; /* handed to writeback; written back and dropped (ffile_hint) */
     int no_hint;              /* no sync_file_range here: the fsync does it all */
+    int wb_failed;            /* the failure was the kernel's writeback (ffile_hint) */
     sl_buf_t final;           /* the complete name, once handed to the closer */
     struct ffile *cnext;      /* closer lists */
 } ffile_t;
@@ -620,6 +621,13 @@ static void ffile_free(ffile_t *f)
     free(f);
 }
 
+#ifdef SYNC_FILE_RANGE_WRITE
+static int unsupported(int e)
+{
+    return e == EINVAL || e == ENOSYS || e == ESPIPE || e == EOPNOTSUPP;
+}
+#endif
+
 /* A streaming writer's page cache (the pattern of PostgreSQL's flush-after settings):
  * every WRITEBACK_BYTES, start the kernel's writeback of what was written, without
  * waiting for it, so the disk is busy all along and the fsync that completes the file
@@ -630,40 +638,51 @@ static void ffile_free(ffile_t *f)
  * limit, and the kernel reuses the same warm pages instead of taking (on a VM,
  * first-touching) fresh ones and reclaiming old ones later, which cost more system time
  * than the copy itself (BENCHMARKS.md, MariaDB, "page cache").
- * The wait reports a failed writeback and uses up that report for this descriptor (a
- * later fsync would not see it again), so its failure fails the write. Where the call is
- * not supported (EINVAL, ENOSYS, ESPIPE, EOPNOTSUPP) the pages stay until the fsync.
- * Returns -1 with errno set on a writeback failure. */
+ * Starting writeback never waits and never fails the write: it may refuse under memory
+ * pressure (ENOMEM), and what it finds wrong stays for the fsync to report. The wait
+ * reports a failed writeback and uses up that report for this descriptor (a later fsync
+ * would not see it again), so its failure fails the write (f->wb_failed says which).
+ * Where the calls are not supported (EINVAL, ENOSYS, ESPIPE, EOPNOTSUPP) the pages stay
+ * until the fsync. Returns -1 with errno set on a writeback failure. */
 static int ffile_hint(ffile_t *f)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
     if (f->no_hint || f->written - f->hinted < WRITEBACK_BYTES)
         return 0;
     if (sync_file_range(f->fd, (off_t)f->hinted, (off_t)(f->written - f->hinted),
-                        SYNC_FILE_RANGE_WRITE) < 0)
-        goto unsupported_or_failed;
+                        SYNC_FILE_RANGE_WRITE) < 0 &&
+        unsupported(errno)) {
+        f->no_hint = 1;
+        return 0;
+    }
     f->hinted = f->written;
     if (f->hinted - f->dropped < DROP_LAG_BYTES + WRITEBACK_BYTES)
         return 0;
     uint64_t end = f->hinted - DROP_LAG_BYTES; /* the latest windows stay in flight */
     if (sync_file_range(f->fd, (off_t)f->dropped, (off_t)(end - f->dropped),
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                            SYNC_FILE_RANGE_WAIT_AFTER) < 0)
-        goto unsupported_or_failed;
+                            SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
+        if (unsupported(errno)) {
+            f->no_hint = 1;
+            return 0;
+        }
+        f->wb_failed = 1;
+        return -1;
+    }
     (void)posix_fadvise(f->fd, (off_t)f->dropped, (off_t)(end - f->dropped),
                         POSIX_FADV_DONTNEED); /* only a hint: pages stay if it fails */
     f->dropped = end;
     return 0;
-unsupported_or_failed:
-    if (errno == EINVAL || errno == ENOSYS || errno == ESPIPE || errno == EOPNOTSUPP) {
-        f->no_hint = 1;
-        return 0;
-    }
-    return -1;
 #else
     (void)f;
     return 0;
 #endif
+}
+
+/* "write", or "write back" when the kernel's writeback failed: for error messages */
+static const char *ffile_verb(const ffile_t *f)
+{
+    return f->wb_failed ? "write back" : "write";
 }
 
 /* Write the pieces in full (retrying short writes and EINTR), then hint writeback. */
@@ -879,7 +898,7 @@ static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t er
 {
     if ((f->niov && ffile_write_lines(f) < 0) || ffile_put(f, NULL, 0, 1) < 0 ||
         ffile_drain(f) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+        return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
                     strerror(errno));
     if (!s->closer_started) {
         if (pthread_create(&s->closer, NULL, closer_main, s) != 0)
@@ -1157,7 +1176,7 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
     if (f->iov ? ffile_line(f, sl_record_value(b, r), r->val_len) < 0
                : ffile_put(f, sl_record_value(b, r), r->val_len, 0) < 0 ||
                      ffile_put(f, "\n", 1, 0) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+        return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
                     strerror(errno));
     f->bytes += (int64_t)r->val_len + 1;
     f->records++;
@@ -1241,7 +1260,7 @@ static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t er
     for (size_t j = 0; j < s->nopen; j++) {
         ffile_t *f = s->open[j];
         if (f->niov && ffile_write_lines(f) < 0)
-            return fail(s, SL_ERR_IO, err, errlen, "cannot write %s: %s", f->tmp.data,
+            return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
                         strerror(errno));
     }
     if (b->has_end)
