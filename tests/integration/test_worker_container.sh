@@ -80,6 +80,7 @@ done
 # the build-stage -dev packages cover every pkg-config module the build asks for
 for mod in $(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^)]*\))/\1/p' \
              "$SLUICE_SOURCE_DIR/CMakeLists.txt"); do
+    mod=${mod%%[<>=]*} # "zlib>=1.2.9": the module's name
     pkg=$(dpkg -S "$(pkg-config --variable=pcfiledir "$mod")/$mod.pc" 2>/dev/null | cut -d: -f1)
     [ -n "$pkg" ] || continue
     grep -q -- "$pkg" "$F" || fail "the build stage lacks $pkg (pkg-config $mod)"
