@@ -947,8 +947,8 @@ static const uint8_t *maria_inflate(sl_binlog_decoder_t *d, const uint8_t *p, si
         return NULL;
     }
     if ((p[0] & 0xf8) != 0x80 || (p[0] & 0x07) < 1 || (p[0] & 0x07) > 4) {
-        snprintf(why, whylen, "the compressed block's header byte 0x%02x is not 0x81-0x84",
-                 p[0]);
+        snprintf(why, whylen,
+                 "the compressed block's header byte 0x%02x is not 0x81-0x84", p[0]);
         return NULL;
     }
     size_t nl = p[0] & 0x07;
@@ -970,8 +970,8 @@ static const uint8_t *maria_inflate(sl_binlog_decoder_t *d, const uint8_t *p, si
      * allocating for it */
     if (want > (uint64_t)(n - 1 - nl) * 1032 + 64) {
         snprintf(why, whylen,
-                 "the block claims %llu bytes, more than %zu compressed bytes can inflate "
-                 "to",
+                 "the block claims %llu bytes, more than %zu compressed bytes can "
+                 "inflate to",
                  (unsigned long long)want, n - 1 - nl);
         return NULL;
     }
@@ -1156,7 +1156,8 @@ static sl_err_t row_image(sl_binlog_decoder_t *d, sl_binlog_rows_t *r,
             rows_err_where(r, r->pos + off, w, sizeof(w));
             return sl_err_set(
                 err, errlen, e, "%s event %s: table `%s`.`%s` column %u%s%.*s%s: %s",
-                sl_binlog_type_name(r->ev_type), w, t->db, t->name, i + 1, c->name ? " (`" : "", c->name ? (int)c->name_len : 0,
+                sl_binlog_type_name(r->ev_type), w, t->db, t->name, i + 1,
+                c->name ? " (`" : "", c->name ? (int)c->name_len : 0,
                 c->name ? c->name : "", c->name ? "`)" : "", msg);
         }
         off += used;

@@ -123,7 +123,7 @@ typedef struct ffile {
     struct iovec *iov; /* plain: IOV_N pieces of the batch being written, for writev(2) */
     int niov;
     uint64_t written;         /* bytes written */
-    uint64_t hinted, dropped; /* handed to writeback; written back and dropped (ffile_hint) */
+    uint64_t hinted, dropped; /* handed to writeback; then dropped (ffile_hint) */
     int no_hint;              /* no sync_file_range here: the fsync does it all */
     int wb_failed;            /* the failure was the kernel's writeback (ffile_hint) */
     sl_buf_t final;           /* the complete name, once handed to the closer */
@@ -285,6 +285,14 @@ static sl_err_t fail(files_sink_t *s, sl_err_t rc, char *err, size_t errlen,
     return sl_err_set(err, errlen, rc, "%s", msg);
 }
 
+/* A write to f failed (errno says why): "cannot write", or "cannot write back" when the
+ * kernel's writeback failed (ffile_hint). */
+static sl_err_t fail_write(files_sink_t *s, const ffile_t *f, char *err, size_t errlen)
+{
+    return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s",
+                f->wb_failed ? "write back" : "write", f->tmp.data, strerror(errno));
+}
+
 
 /* rename that refuses to replace: an existing final name means positions did not
  * increase, and overwriting would lose the file already there. */
@@ -303,7 +311,6 @@ static int rename_noreplace(const char *from, const char *to)
     }
     return rename(from, to);
 }
-
 
 /* ---------------------------------------------------------------- topics and tables */
 
@@ -679,12 +686,6 @@ static int ffile_hint(ffile_t *f)
 #endif
 }
 
-/* "write", or "write back" when the kernel's writeback failed: for error messages */
-static const char *ffile_verb(const ffile_t *f)
-{
-    return f->wb_failed ? "write back" : "write";
-}
-
 /* Write the pieces in full (retrying short writes and EINTR), then hint writeback. */
 static int ffile_writev(ffile_t *f, struct iovec *v, int n)
 {
@@ -898,8 +899,7 @@ static sl_err_t ffile_complete(files_sink_t *s, ffile_t *f, char *err, size_t er
 {
     if ((f->niov && ffile_write_lines(f) < 0) || ffile_put(f, NULL, 0, 1) < 0 ||
         ffile_drain(f) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
-                    strerror(errno));
+        return fail_write(s, f, err, errlen);
     if (!s->closer_started) {
         if (pthread_create(&s->closer, NULL, closer_main, s) != 0)
             return fail(s, SL_ERR_NOMEM, err, errlen,
@@ -1176,8 +1176,7 @@ static sl_err_t put_record(files_sink_t *s, const sl_batch_t *b, const sl_record
     if (f->iov ? ffile_line(f, sl_record_value(b, r), r->val_len) < 0
                : ffile_put(f, sl_record_value(b, r), r->val_len, 0) < 0 ||
                      ffile_put(f, "\n", 1, 0) < 0)
-        return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
-                    strerror(errno));
+        return fail_write(s, f, err, errlen);
     f->bytes += (int64_t)r->val_len + 1;
     f->records++;
     f->last = r->pos;
@@ -1260,8 +1259,7 @@ static sl_err_t files_write(void *ctx, const sl_batch_t *b, char *err, size_t er
     for (size_t j = 0; j < s->nopen; j++) {
         ffile_t *f = s->open[j];
         if (f->niov && ffile_write_lines(f) < 0)
-            return fail(s, SL_ERR_IO, err, errlen, "cannot %s %s: %s", ffile_verb(f), f->tmp.data,
-                        strerror(errno));
+            return fail_write(s, f, err, errlen);
     }
     if (b->has_end)
         advance_seen(s, &b->end);

@@ -366,7 +366,8 @@ static const char *maria_fixture(const char *file)
     static char path[1024];
     const char *src = getenv("SLUICE_SOURCE_DIR");
     if (src)
-        snprintf(path, sizeof(path), "%s/tests/fixtures/mariadb-compressed/%s", src, file);
+        snprintf(path, sizeof(path), "%s/tests/fixtures/mariadb-compressed/%s", src,
+                 file);
     else /* run by hand: beside this source file */
         snprintf(path, sizeof(path), "%.*s/../fixtures/mariadb-compressed/%s",
                  (int)(strrchr(__FILE__, '/') ? strrchr(__FILE__, '/') - __FILE__ : 1),
@@ -1048,12 +1049,12 @@ static void test_mariadb_compressed_fixture(void **state)
                         char t[64], want[64];
                         /* mariadb-binlog writes an unsigned BIGINT as "-1 (1844...)" */
                         const char *w = x->val[nimg][c], *par = strstr(w, " (");
-                        snprintf(want, sizeof(want), "%.*s", par ? (int)strcspn(par + 2, ")") : 63,
-                                 par ? par + 2 : w);
+                        int wl = par ? (int)strcspn(par + 2, ")") : 63;
+                        snprintf(want, sizeof(want), "%.*s", wl, par ? par + 2 : w);
                         value_text(&imgs[k][c], t, sizeof(t));
                         if (strncmp(t, want, 62))
-                            fail_msg("row image %d column %zu: %s, want %s", nimg, c + 1, t,
-                                     want);
+                            fail_msg("row image %d column %zu: %s, want %s", nimg, c + 1,
+                                     t, want);
                     }
                     nimg++;
                 }
